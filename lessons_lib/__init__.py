@@ -1,0 +1,17 @@
+"""lessons_lib: the helper package of the course "From self-attention to BERT and GPT".
+
+One module per concept, in lesson order:
+
+| lesson | module |
+| --- | --- |
+| all | `runtime` (seeding, device choice, quick mode, the metrics file) |
+| 01 | `attention` |
+| 02 | `multihead` |
+| 03 | `norm` |
+| 04 | `positional` |
+| all | `viz` (heatmaps, plots, ipywidgets explorers) |
+
+Tensors are batch-first, (B, T, C). A boolean mask means True = may attend.
+"""
+
+__version__ = "0.1.0"

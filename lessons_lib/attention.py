@@ -1,0 +1,128 @@
+"""Lesson 01 (notebooks/01_self_attention.ipynb): scaled dot-product self-attention.
+
+    Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
+
+Shape legend: B batch, T time (Tq queries, Tk keys), C channels (d_model), D head_dim.
+Mask convention, for the whole course: a boolean mask, True = may attend.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def check_mask(mask: torch.Tensor | None, scores_shape: torch.Size) -> None:
+    """Raise ValueError unless `mask` is boolean and broadcastable to `scores_shape`."""
+    if mask is None:
+        return
+    if mask.dtype != torch.bool:
+        raise ValueError(
+            f"mask must be a boolean tensor (True = may attend), got dtype {mask.dtype}; "
+            "build it with causal_mask(T) or padding_mask(tokens, pad_id)"
+        )
+    try:
+        broadcast = torch.broadcast_shapes(mask.shape, scores_shape)
+    except RuntimeError:
+        broadcast = None
+    if broadcast != scores_shape:
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} cannot be broadcast to the attention scores "
+            f"of shape {tuple(scores_shape)} (..., Tq, Tk)"
+        )
+
+
+def scaled_dot_product_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(q k^T / sqrt(d_k)) v for (..., T, D) tensors; returns (out, weights).
+
+    A position whose mask is False gets the logit -inf, so its weight is exactly 0.
+    A query that may attend to nothing gets all-zero weights (and a zero output), not NaN.
+    """
+    if q.dim() < 2 or k.dim() < 2 or v.dim() < 2:
+        raise ValueError(
+            f"q, k and v must be at least 2-D (..., T, D); got q {tuple(q.shape)}, "
+            f"k {tuple(k.shape)}, v {tuple(v.shape)}"
+        )
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must have the same width d_k to be compared by a dot product; "
+            f"got q {tuple(q.shape)} and k {tuple(k.shape)}"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same number of positions Tk; got k {tuple(k.shape)} "
+            f"and v {tuple(v.shape)}"
+        )
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
+
+    d_k = q.shape[-1]
+    # 1. similarity of every query with every key, scaled so its variance stays near 1
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., Tq, D) @ (..., D, Tk) -> (..., Tq, Tk)
+    if mask is not None:
+        check_mask(mask, scores.shape)
+        # 2. forbidden positions get -inf, so exp(-inf) = 0 after the softmax
+        scores = scores.masked_fill(~mask, float("-inf"))
+    # 3. each row becomes a probability distribution over the keys
+    weights = torch.softmax(scores, dim=-1)  # (..., Tq, Tk)
+    if mask is not None:
+        # a fully masked row is softmax(-inf, ..., -inf) = NaN; it attends to nothing instead
+        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
+    # 4. the output of each query is the weighted sum of the values
+    out = weights @ v  # (..., Tq, Tk) @ (..., Tk, Dv) -> (..., Tq, Dv)
+    return out, weights
+
+
+def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """(T, T) boolean lower-triangular mask: position t may attend to positions 0..t."""
+    if not isinstance(T, int) or T < 1:
+        raise ValueError(f"T must be a positive int, got {T!r}")
+    return torch.ones(T, T, dtype=torch.bool, device=device).tril()
+
+
+def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """(B, T) token ids -> (B, 1, 1, T) mask that is False on padding keys."""
+    if tokens.dim() != 2:
+        raise ValueError(f"tokens must be 2-D (B, T), got shape {tuple(tokens.shape)}")
+    return (tokens != pad_id)[:, None, None, :]  # (B, T) -> (B, 1, 1, T)
+
+
+class SelfAttention(nn.Module):
+    """One attention head: W_q, W_k, W_v project the same tokens, then attend to each other."""
+
+    def __init__(self, d_model: int, d_k: int | None = None, bias: bool = False):
+        super().__init__()
+        if d_model < 1:
+            raise ValueError(f"d_model must be a positive int, got {d_model}")
+        d_k = d_model if d_k is None else d_k
+        if d_k < 1:
+            raise ValueError(f"d_k must be a positive int, got {d_k}")
+        self.d_model = d_model
+        self.d_k = d_k
+        # query, key and value are three different uses of the same token vectors
+        self.W_q = nn.Linear(d_model, d_k, bias=bias)
+        self.W_k = nn.Linear(d_model, d_k, bias=bias)
+        self.W_v = nn.Linear(d_model, d_k, bias=bias)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, need_weights: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, d_model) -> (B, T, d_k); with need_weights, also the (B, T, T) weights."""
+        if x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(
+                f"x must be 3-D (B, T, d_model={self.d_model}), got shape {tuple(x.shape)}"
+            )
+        q, k, v = self.W_q(x), self.W_k(x), self.W_v(x)  # each (B, T, d_k)
+        out, weights = scaled_dot_product_attention(q, k, v, mask=mask)
+        return (out, weights) if need_weights else out

@@ -1,0 +1,78 @@
+"""Every notebook: committed clean, follows the conventions, and runs under papermill in quick mode.
+
+nbval runs the lesson notebooks a second way (see `testpaths` and `--nbval-lax` in pyproject.toml).
+"""
+
+import json
+import os
+
+import nbformat
+import papermill
+import pytest
+
+from tests.notebook_paths import ROOT, all_notebooks, lesson_notebooks, solution_notebooks
+
+
+def _ids(paths):
+    return [str(p.relative_to(ROOT)) for p in paths]
+
+
+@pytest.mark.parametrize("path", all_notebooks(), ids=_ids(all_notebooks()))
+def test_committed_without_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"cell {index} of {path.name} has outputs: clear them"
+            assert cell.execution_count is None, f"cell {index} of {path.name} has an execution count"
+
+
+@pytest.mark.parametrize("path", all_notebooks(), ids=_ids(all_notebooks()))
+def test_kernel_is_python3(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", lesson_notebooks(), ids=_ids(lesson_notebooks()))
+def test_first_code_cell_holds_the_parameters(path):
+    notebook = nbformat.read(path, as_version=4)
+    first = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    assert "parameters" in first.metadata.get("tags", []), "first code cell must be tagged 'parameters'"
+    for name in ("QUICK", "SEED", "DEVICE", "METRICS_DIR"):
+        assert f"{name} =" in first.source, f"parameters cell lacks {name}"
+
+
+def test_lessons_are_numbered_in_order():
+    stems = [p.stem for p in lesson_notebooks()]
+    lessons = [s for s in stems if s[:2] != "00"]
+    assert [int(s[:2]) for s in lessons] == list(range(1, len(lessons) + 1)), stems
+
+
+@pytest.mark.parametrize("path", lesson_notebooks(), ids=_ids(lesson_notebooks()))
+def test_lesson_runs_quick_under_papermill_and_writes_metrics(path, tmp_path):
+    metrics_dir = tmp_path / "metrics"
+    papermill.execute_notebook(
+        str(path),
+        str(tmp_path / path.name),
+        parameters={"QUICK": True, "METRICS_DIR": str(metrics_dir)},
+        kernel_name="python3",
+        cwd=str(path.parent),
+        progress_bar=False,
+    )
+    written = json.loads((metrics_dir / f"{path.stem}.json").read_text())
+    assert written["lesson"] == path.stem
+    assert written["quick"] is True
+    assert written["wall_time_s"] > 0
+    assert written["metrics"], "the lesson recorded no metrics"
+
+
+@pytest.mark.parametrize("path", solution_notebooks(), ids=_ids(solution_notebooks()))
+def test_solution_runs_clean_under_papermill(path, tmp_path):
+    papermill.execute_notebook(
+        str(path),
+        str(tmp_path / path.name),
+        kernel_name="python3",
+        cwd=str(path.parent),
+        progress_bar=False,
+        parameters={},
+    )
+    assert os.path.getsize(tmp_path / path.name) > 0
