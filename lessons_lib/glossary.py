@@ -1,0 +1,96 @@
+"""The course's vocabulary in English and Korean: one source, rendered at the end of each lesson.
+
+The course grew from Korean study notes of the LG Aimers lecture; each term keeps one English
+and one Korean name across every lesson, exercise and explorer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Term:
+    """One glossary entry."""
+
+    english: str
+    korean: str
+    meaning: str
+
+
+TERMS: dict[str, Term] = {
+    term.english: term
+    for term in [
+        Term("self-attention", "셀프 어텐션", "each token builds its output as a weighted sum over all tokens of the same sequence"),
+        Term("query", "쿼리", "the vector that asks: which tokens matter to me?"),
+        Term("key", "키", "the vector each token offers to be compared with the queries"),
+        Term("value", "밸류", "the vector each token contributes to the weighted sum"),
+        Term("attention weight", "어텐션 가중치", "softmax of the scaled query-key scores; each row sums to 1"),
+        Term("scaled dot-product", "스케일드 닷 프로덕트", "q . k / sqrt(d_k): the similarity score, kept at unit variance"),
+        Term("softmax", "소프트맥스", "turns scores into positive weights that sum to 1"),
+        Term("multi-head attention", "멀티 헤드 어텐션", "several attention heads in parallel, each with its own W_q, W_k, W_v"),
+        Term("head", "헤드", "one attention computation on a d_model / num_heads slice of the channels"),
+        Term("output projection", "출력 투영", "W_o, which mixes the concatenated heads"),
+        Term("residual connection", "잔차 연결", "adds a sublayer's input to its output, so signal and gradient can skip it"),
+        Term("layer normalization", "층 정규화", "normalises each token over its channels, then rescales and shifts"),
+        Term("batch normalization", "배치 정규화", "normalises each channel over the batch"),
+        Term("post-norm", "포스트 노름", "LayerNorm after the residual addition, as in the 2017 Transformer"),
+        Term("pre-norm", "프리 노름", "LayerNorm before the sublayer, as in GPT-2 and later"),
+        Term("permutation equivariance", "순열 등변성", "shuffling the input tokens shuffles the outputs the same way"),
+        Term("positional encoding", "위치 인코딩", "a vector added to each token that tells the model where it is"),
+        Term("sinusoidal encoding", "사인파 인코딩", "fixed positional vectors of sines and cosines of many wavelengths"),
+        Term("learned position embedding", "학습된 위치 임베딩", "one trained vector per position"),
+        Term("encoder", "인코더", "the stack that reads the source sentence"),
+        Term("decoder", "디코더", "the stack that writes the output one token at a time"),
+        Term("masked self-attention", "마스크드 셀프 어텐션", "self-attention that may not look at future tokens"),
+        Term("causal mask", "인과적 마스크", "the lower-triangular mask: position t sees positions 0..t"),
+        Term("encoder-decoder attention", "인코더-디코더 어텐션", "cross-attention: decoder queries, encoder keys and values"),
+        Term("feed-forward network", "피드포워드 네트워크", "the per-token two-layer MLP of each Transformer layer"),
+        Term("teacher forcing", "교사 강요", "training the decoder on the true previous tokens, not its own guesses"),
+        Term("autoregressive decoding", "자기회귀 디코딩", "generating one token at a time, each fed back as input"),
+        Term("self-supervised learning", "자기 지도 학습", "learning from labels made out of the data itself"),
+        Term("inpainting", "인페인팅", "predicting a hidden part of an image from the rest"),
+        Term("linear probe", "선형 프로브", "a linear classifier trained on frozen features to measure them"),
+        Term("transfer learning", "전이 학습", "reusing a model trained on one task for another"),
+        Term("fine-tuning", "미세 조정", "training a pretrained model further on the new task"),
+        Term("freezing", "동결", "keeping a layer's weights fixed during training"),
+        Term("masked language modelling", "마스크 언어 모델링", "predicting hidden tokens from both sides of the context"),
+        Term("next-sentence prediction", "다음 문장 예측", "classifying whether sentence B follows sentence A"),
+        Term("segment embedding", "세그먼트 임베딩", "a vector telling BERT which sentence a token belongs to"),
+        Term("next-token prediction", "다음 토큰 예측", "GPT's training task: predict each token from the ones before"),
+        Term("temperature", "온도", "divides the logits before sampling: low is sharp, high is random"),
+        Term("top-k sampling", "탑-k 샘플링", "sampling only among the k most likely tokens"),
+        Term("KV cache", "KV 캐시", "keeping past keys and values so each new token costs one step"),
+    ]
+}
+
+LESSON_TERMS: dict[str, list[str]] = {
+    "01_self_attention": ["self-attention", "query", "key", "value", "attention weight", "scaled dot-product", "softmax"],
+    "02_multi_head_attention": ["multi-head attention", "head", "output projection", "attention weight"],
+    "03_add_and_norm": ["residual connection", "layer normalization", "batch normalization", "post-norm", "pre-norm"],
+    "04_positional_encoding": ["permutation equivariance", "positional encoding", "sinusoidal encoding", "learned position embedding"],
+    "05_masked_decoder": ["encoder", "decoder", "masked self-attention", "causal mask", "encoder-decoder attention",
+                          "feed-forward network", "teacher forcing", "autoregressive decoding"],
+    "06_self_supervised_learning": ["self-supervised learning", "inpainting", "linear probe"],
+    "07_transfer_learning": ["transfer learning", "fine-tuning", "freezing", "linear probe"],
+    "08_bert": ["masked language modelling", "next-sentence prediction", "segment embedding", "encoder"],
+    "09_gpt": ["next-token prediction", "masked self-attention", "temperature", "top-k sampling", "KV cache"],
+}
+
+
+def glossary_markdown(lesson: str) -> str:
+    """The lesson's glossary as a Markdown table (English | 한국어 | meaning)."""
+    if lesson not in LESSON_TERMS:
+        raise ValueError(f"lesson must be one of {sorted(LESSON_TERMS)}, got {lesson!r}")
+    rows = ["| English | 한국어 | meaning |", "| --- | --- | --- |"]
+    for name in LESSON_TERMS[lesson]:
+        term = TERMS[name]
+        rows.append(f"| {term.english} | {term.korean} | {term.meaning} |")
+    return "### Glossary · 용어\n\n" + "\n".join(rows)
+
+
+def show_glossary(lesson: str) -> None:
+    """Render the lesson's glossary in the notebook (plain text outside Jupyter)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(glossary_markdown(lesson)))
