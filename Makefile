@@ -1,5 +1,5 @@
 # Two commands do all the set-up: `make lab` opens the course, `make test` runs every test.
-# Both create the virtual environment in .venv when it is missing (needs Python 3.10+).
+# Both create the virtual environment in .venv when it is missing (needs Python 3.11+).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -129,7 +129,7 @@ class MultiHeadAttention(nn.Module):
                     reference.v_proj_weight,
                 )
             biases = reference.in_proj_bias.split(d) if has_bias else (None, None, None)
-            for linear, w, b in zip((mha.W_q, mha.W_k, mha.W_v), weights, biases):
+            for linear, w, b in zip((mha.W_q, mha.W_k, mha.W_v), weights, biases, strict=True):
                 linear.weight.copy_(w)
                 if b is not None:
                     linear.bias.copy_(b)
