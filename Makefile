@@ -25,6 +25,7 @@ lab: $(VENV)/.lab-installed
 
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check .
+	bash scripts/ensure_browser.sh
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-installed

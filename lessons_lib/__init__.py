@@ -4,6 +4,7 @@ One module per concept, in lesson order:
 
 | lesson | module |
 | --- | --- |
+| 00 | `doctor` (the environment check: `python -m lessons_lib doctor`) |
 | all | `runtime` (seeding, device choice, quick mode, the metrics file) |
 | 01 | `attention` |
 | 02 | `multihead` |

@@ -1,4 +1,7 @@
-"""Shared test settings: every notebook run from pytest is a quick run, writing its metrics aside."""
+"""Shared test settings: every notebook run from pytest is a quick run, writing its metrics aside.
+
+At the root, so that `pytest notebooks/X.ipynb` run alone gets them too.
+"""
 
 import os
 import tempfile
