@@ -12,6 +12,9 @@ import pytest
 
 from tests.notebook_paths import ROOT, all_notebooks, lesson_notebooks, solution_notebooks
 
+# A cell that runs longer than this in quick mode has hung: fail instead of blocking CI.
+CELL_TIMEOUT_S = 180
+
 
 def _ids(paths):
     return [str(p.relative_to(ROOT)) for p in paths]
@@ -57,6 +60,7 @@ def test_lesson_runs_quick_under_papermill_and_writes_metrics(path, tmp_path):
         kernel_name="python3",
         cwd=str(path.parent),
         progress_bar=False,
+        execution_timeout=CELL_TIMEOUT_S,
     )
     written = json.loads((metrics_dir / f"{path.stem}.json").read_text())
     assert written["lesson"] == path.stem
@@ -74,5 +78,6 @@ def test_solution_runs_clean_under_papermill(path, tmp_path):
         cwd=str(path.parent),
         progress_bar=False,
         parameters={},
+        execution_timeout=CELL_TIMEOUT_S,
     )
     assert os.path.getsize(tmp_path / path.name) > 0
