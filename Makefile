@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: lab test lint clean
+.PHONY: lab test lint exercises build clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ test: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	bash scripts/ensure_browser.sh
 	$(BIN)/python -m pytest
+
+# Instructors: rewrite exercises/ from solutions/; execute and render everything into build/.
+exercises: $(VENV)/.test-installed
+	$(BIN)/python -m lessons_lib.course regenerate
+
+build: $(VENV)/.test-installed
+	$(BIN)/python -m lessons_lib.course build --quick
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix .

@@ -11,6 +11,9 @@ One module per concept, in lesson order:
 | 03 | `norm` |
 | 04 | `positional` |
 | all | `viz` (heatmaps, plots, ipywidgets explorers) |
+| all | `glossary` (the English-Korean vocabulary each lesson ends with) |
+| all | `selfcheck` (the checks in the exercise notebooks) |
+| all | `course` (instructor tooling: `python -m lessons_lib.course regenerate / grade / build`) |
 
 Tensors are batch-first, (B, T, C). A boolean mask means True = may attend.
 """

@@ -1,0 +1,970 @@
+"""Instructor tooling for every lesson: regenerate the exercises, grade submissions, build the course.
+
+    python -m lessons_lib.course regenerate [--check]
+    python -m lessons_lib.course grade SUBMISSION... --assignment NAME --out DIR [--timeout S] [--jobs N]
+    python -m lessons_lib.course build [--quick] [--out DIR] [NOTEBOOK ...]
+
+`solutions/NN_name/NN_name.ipynb` is the single source, in nbgrader's format: cell metadata
+`nbgrader: {grade, solution, locked, points, grade_id}`, `### BEGIN SOLUTION` / `### END SOLUTION`
+in answer cells and `### BEGIN HIDDEN TESTS` / `### END HIDDEN TESTS` in test cells. A question
+is one answer cell (solution) followed by one test cell (grade, with points). `regenerate` runs
+nbgrader's own generate_assignment (configured by course/nbgrader_config.py) to write exercises/.
+
+`grade` does not trust the submitted notebook beyond its answer cells. For each submission it
+takes the answer cells by grade_id, puts them into a fresh copy of the instructor's notebook (so
+deleted or edited test cells come back), and runs that in a new kernel, cell by cell, each with a
+timeout after which the kernel is killed (a loop that swallows KeyboardInterrupt cannot outlive
+it) and the earlier cells are replayed in a new kernel, so the remaining questions are still graded.
+Outputs are capped. The hidden tests (`lessons_lib.selfcheck.hidden_check`) only record what the
+student's functions return on inputs that a first, pristine run of the instructor's notebook
+produced, together with the expected results; the comparison happens here, in the grader's own
+process, on data read back with `torch.load(weights_only=True)`: no patched assertion helper and
+no object that claims to equal everything can reach it. A question scores its points when its
+visible tests pass and every hidden case agrees; otherwise 0, and the feedback says why without
+showing any hidden test code. The submitted file is only read, never written, moved or deleted.
+
+nbgrader's own `autograde` also works on solutions/ (see course/nbgrader_config.py), but it runs
+the tests in the student's kernel after the student's code: there, a submission that patches the
+assertion helpers passes (tests/fixtures/grading/.../fail_monkeypatched_asserts.ipynb scores 6/6
+under nbgrader 0.9.6 and 1/6 here).
+
+What this does not do: sandbox the student's code. It runs as the grader's user, so a
+deliberately malicious submission could touch other files, and code that inspects its own
+process can read the hidden inputs (not change the verdict); grade untrusted work in a container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import queue
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from lessons_lib.selfcheck import GRADING_DIR_ENV, GRADING_MODE_ENV, compare
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+HIDDEN_END = "### END HIDDEN TESTS"
+
+DEFAULT_CELL_TIMEOUT_S = 30.0  # when neither --timeout nor the notebook's metadata says otherwise
+CONTEXT_TIMEOUT_S = 120.0  # the instructor's own cells (imports, set-up) never run student code
+KERNEL_START_TIMEOUT_S = 60.0
+OUTPUT_LIMIT = 2_000  # characters of a cell's output kept for the feedback
+ERROR_LIMIT = 1_500  # characters of an error message kept for the feedback
+MAX_SUBMISSION_BYTES = 20 * 2**20
+MAX_ANSWERS_BYTES = 64 * 2**20
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class CourseError(Exception):
+    """A problem with the course itself (a solution notebook, the command line), not a submission."""
+
+
+class InvalidSubmission(Exception):
+    """A submission that cannot be graded at all (not JSON, not a notebook, unreadable)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The assignment: questions and the steps that run them, read from the instructor's notebook
+
+
+@dataclass(frozen=True)
+class Question:
+    """One graded question: its test cell's grade_id, its points and its answer cell's grade_id."""
+
+    id: str
+    points: float
+    answer_id: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One piece of code the grader runs: a context cell, an answer, or a test's visible or hidden part."""
+
+    kind: str  # "context", "answer", "visible" or "hidden"
+    source: str
+    question: str = ""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A solution notebook read as questions and steps."""
+
+    name: str
+    path: Path
+    questions: tuple[Question, ...]
+    steps: tuple[Step, ...]
+    timeout_s: float
+
+    @property
+    def max_total(self) -> float:
+        """The sum of the questions' points."""
+        return sum(question.points for question in self.questions)
+
+
+def _nbgrader(cell: dict) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def split_hidden(source: str, where: str = "test cell") -> tuple[str, str]:
+    """A test cell's source as (visible part, hidden part); the hidden block must come last."""
+    visible, hidden, state = [], [], "visible"
+    for line in source.splitlines():
+        if HIDDEN_BEGIN in line:
+            if state != "visible":
+                raise CourseError(f"{where}: a second '{HIDDEN_BEGIN}'; use one hidden block per test cell")
+            state = "hidden"
+        elif HIDDEN_END in line:
+            if state != "hidden":
+                raise CourseError(f"{where}: '{HIDDEN_END}' without '{HIDDEN_BEGIN}'")
+            state = "after"
+        elif state == "hidden":
+            hidden.append(line)
+        elif state == "after" and line.strip():
+            raise CourseError(f"{where}: code after '{HIDDEN_END}'; the hidden block must end the cell")
+        elif state == "visible":
+            visible.append(line)
+    if state == "hidden":
+        raise CourseError(f"{where}: '{HIDDEN_BEGIN}' is never closed by '{HIDDEN_END}'")
+    return "\n".join(visible), "\n".join(hidden)
+
+
+def load_assignment(path: Path) -> Assignment:
+    """Read a solution notebook as questions and steps, checking its nbgrader metadata."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    steps: list[Step] = []
+    questions: list[Question] = []
+    pending: tuple[int, str] | None = None  # (index in steps, grade_id) of an answer awaiting its test
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        meta = _nbgrader(cell)
+        grade_id = meta.get("grade_id", "")
+        where = f"{path.name}, cell {index} ({grade_id or 'no grade_id'})"
+        if meta.get("grade") and meta.get("solution"):
+            raise CourseError(f"{where}: a cell that is both answer and test is graded by hand; not supported")
+        if meta.get("solution"):
+            if pending is not None:
+                raise CourseError(f"{where}: two answer cells in a row; each needs its own test cell")
+            pending = (len(steps), grade_id)
+            steps.append(Step("answer", cell.source))
+        elif meta.get("grade"):
+            if pending is None:
+                raise CourseError(f"{where}: a test cell with no answer cell before it")
+            points = float(meta.get("points", 0))
+            if not grade_id or points <= 0:
+                raise CourseError(f"{where}: a test cell needs a grade_id and positive points")
+            visible, hidden = split_hidden(cell.source, where)
+            if not hidden.strip():
+                raise CourseError(
+                    f"{where}: no '{HIDDEN_BEGIN}' block; without hidden_check the score of this "
+                    "question would rest on tests that run in the student's kernel"
+                )
+            answer_step, answer_id = pending
+            steps[answer_step] = replace(steps[answer_step], question=grade_id)
+            questions.append(Question(grade_id, points, answer_id))
+            steps.append(Step("visible", visible, grade_id))
+            steps.append(Step("hidden", hidden, grade_id))
+            pending = None
+        else:
+            steps.append(Step("context", cell.source))
+    if pending is not None:
+        raise CourseError(f"{path.name}: the answer cell {pending[1]} has no test cell after it")
+    if not questions:
+        raise CourseError(f"{path.name}: no questions (no cell with nbgrader metadata grade: true)")
+    ids = [q.id for q in questions] + [q.answer_id for q in questions]
+    if len(set(ids)) != len(ids):
+        raise CourseError(f"{path.name}: grade_ids must be unique, got {ids}")
+    timeout = notebook.metadata.get("lessons_course", {}).get("cell_timeout_s", DEFAULT_CELL_TIMEOUT_S)
+    return Assignment(path.parent.name, path, tuple(questions), tuple(steps), float(timeout))
+
+
+def assignment_names(root: Path) -> list[str]:
+    """The assignments under root/solutions/, in order."""
+    return sorted(p.name for p in (root / "solutions").glob("*") if (p / f"{p.name}.ipynb").is_file())
+
+
+def find_assignment(root: Path, name: str) -> Path:
+    """root/solutions/NAME/NAME.ipynb, or a CourseError listing the assignments there are."""
+    path = root / "solutions" / name / f"{name}.ipynb"
+    if not path.is_file():
+        raise CourseError(f"no assignment {name!r}: expected {path}; there are {assignment_names(root)}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# regenerate: exercises/ from solutions/, through nbgrader's generate_assignment
+
+
+def generate_exercises(root: Path, destination: Path) -> list[Path]:
+    """Run nbgrader's generate_assignment on every assignment into destination; returns the files."""
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import SaveCells
+    from traitlets.config.loader import PyFileConfigLoader
+
+    names = assignment_names(root)
+    for name in names:
+        load_assignment(root / "solutions" / name / f"{name}.ipynb")  # fail early on bad metadata
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root / "course")).load_config()
+    with tempfile.TemporaryDirectory(prefix="lessons-regenerate-") as course:
+        shutil.copytree(root / "solutions", Path(course) / "source",
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        config.CourseDirectory.root = course
+        config.CourseDirectory.source_directory = "source"
+        config.CourseDirectory.release_directory = "release"
+        # generate_assignment without its gradebook: a throwaway database would add nothing here
+        config.GenerateAssignment.no_database = True
+        default = GenerateAssignment.class_traits()["preprocessors"].default()
+        config.GenerateAssignment.preprocessors = [p for p in default if p is not SaveCells]
+        for name in names:
+            coursedir = CourseDirectory(config=config)
+            coursedir.assignment_id = name
+            converter = GenerateAssignment(coursedir=coursedir, config=config)
+            converter.force = True
+            converter.log.setLevel("ERROR")
+            converter.start()
+        release = Path(course) / "release"
+        written = []
+        for source in sorted(p for p in release.rglob("*") if p.is_file()):
+            target = destination / source.relative_to(release)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            written.append(target)
+    return written
+
+
+def regenerate(root: Path, check: bool = False) -> list[str]:
+    """Bring exercises/ up to date with solutions/; with check, only list what is out of date.
+
+    Returns the paths (relative to root) that differ: written, or, with check, to be written.
+    """
+    exercises = root / "exercises"
+    with tempfile.TemporaryDirectory(prefix="lessons-exercises-") as fresh:
+        generated = {p.relative_to(fresh): p.read_bytes() for p in generate_exercises(root, Path(fresh))}
+    current = {
+        p.relative_to(exercises): p
+        for p in exercises.rglob("*")
+        if p.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in p.parts)
+    } if exercises.is_dir() else {}
+    changed = [rel for rel, data in generated.items() if rel not in current or current[rel].read_bytes() != data]
+    stale = [rel for rel in current if rel not in generated]
+    if not check:
+        for rel in changed:
+            (exercises / rel).parent.mkdir(parents=True, exist_ok=True)
+            (exercises / rel).write_bytes(generated[rel])
+        for rel in stale:
+            (exercises / rel).unlink()
+    return sorted(str(Path("exercises") / rel) for rel in changed + stale)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running code in a kernel: one cell at a time, with a timeout that kills
+
+
+@dataclass
+class CellRun:
+    """What running one step gave: status "ok", "error", "timeout", "died" or "skipped"."""
+
+    status: str
+    error: str = ""
+    traceback: str = ""
+    output: str = ""
+    output_chars: int = 0
+
+
+class _CappedText:
+    """The first `limit` characters of a stream of text, and how long the stream was."""
+
+    def __init__(self, limit: int):
+        self.limit, self.parts, self.kept, self.total = limit, [], 0, 0
+
+    def add(self, text: str) -> None:
+        if self.kept < self.limit:
+            part = text[: self.limit - self.kept]
+            self.parts.append(part)
+            self.kept += len(part)
+        self.total += len(text)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class Kernel:
+    """A fresh Python kernel whose output goes nowhere but to the grader, killed when done."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]):
+        from jupyter_client.manager import KernelManager
+
+        self.manager = KernelManager(kernel_name="python3")
+        # the kernel's own stdout/stderr (not the cells' output) could flood the grader's terminal
+        self.manager.start_kernel(cwd=str(cwd), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.client = self.manager.client()
+        self.client.start_channels()
+        try:
+            self.client.wait_for_ready(timeout=KERNEL_START_TIMEOUT_S)
+        except RuntimeError:
+            self.close()
+            raise
+
+    def run(self, code: str, timeout: float) -> CellRun:
+        """Execute code; stop waiting (the caller must then close the kernel) after timeout seconds."""
+        msg_id = self.client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
+        deadline = time.monotonic() + timeout
+        output = _CappedText(OUTPUT_LIMIT)
+        error = traceback = ""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return CellRun("timeout", output=output.text(), output_chars=output.total)
+            try:
+                msg = self.client.get_iopub_msg(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                if not self.manager.is_alive():
+                    return CellRun("died", output=output.text(), output_chars=output.total)
+                continue
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                output.add(str(content.get("text", "")))
+            elif kind == "error":
+                error = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"[:ERROR_LIMIT]
+                traceback = _ANSI.sub("", "\n".join(content.get("traceback", [])))[-ERROR_LIMIT:]
+            elif kind == "status" and content.get("execution_state") == "idle":
+                status = "error" if error else "ok"
+                return CellRun(status, error, traceback, output.text(), output.total)
+
+    def close(self) -> None:
+        """Kill the kernel (and whatever it started) at once."""
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+def execute_steps(steps: Sequence[Step], cwd: Path, env: dict[str, str], timeout: float) -> list[CellRun]:
+    """Run the steps in order in one kernel; after a timeout or a crash, go on in a new kernel.
+
+    The new kernel first replays the context and answer steps that ran before, so that later
+    questions find the imports and functions they need; the step that hung is not replayed.
+    """
+    runs: list[CellRun] = []
+    kernel: Kernel | None = None
+    try:
+        for index, step in enumerate(steps):
+            if step.kind == "hidden" and runs[-1].status in ("timeout", "died"):
+                # the function already hung (or killed the kernel) on the visible tests
+                runs.append(CellRun("skipped", "your function did not return from a visible test"))
+                continue
+            if kernel is None:
+                kernel = Kernel(cwd, env)
+                if not _replay(kernel, steps[:index], runs, timeout):
+                    reason = "the cells before it could not be run again after a timeout"
+                    runs.extend(CellRun("skipped", reason) for _ in steps[index:])
+                    break
+            runs.append(kernel.run(step.source, _limit(step, timeout)))
+            if runs[-1].status in ("timeout", "died"):
+                kernel.close()
+                kernel = None
+    finally:
+        if kernel is not None:
+            kernel.close()
+    return runs
+
+
+def _replay(kernel: Kernel, steps: Sequence[Step], runs: Sequence[CellRun], timeout: float) -> bool:
+    """Run again the context and answer steps that finished; False if one of them hangs now."""
+    for step, run in zip(steps, runs, strict=True):
+        if step.kind in ("context", "answer") and run.status in ("ok", "error"):
+            if kernel.run(step.source, _limit(step, timeout)).status in ("timeout", "died"):
+                return False
+    return True
+
+
+def _limit(step: Step, timeout: float) -> float:
+    """The time a step may take: the cell timeout, or more for the instructor's context cells."""
+    return max(timeout, CONTEXT_TIMEOUT_S) if step.kind == "context" else timeout
+
+
+def _kernel_env(mode: str, grading_dir: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LESSONS_GRADING")}
+    env.update({GRADING_MODE_ENV: mode, GRADING_DIR_ENV: str(grading_dir), "MPLBACKEND": "Agg"})
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+def _copy_assignment_files(assignment: Assignment, workdir: Path) -> None:
+    """Data files next to the solution notebook, so that relative paths work (never notebooks)."""
+    for path in assignment.path.parent.iterdir():
+        if path.is_file() and path.suffix != ".ipynb":
+            shutil.copyfile(path, workdir / path.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference run: the instructor's notebook, alone in a fresh kernel
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What the pristine run of the solution produced: hidden inputs, expected results, ownership."""
+
+    cases: dict[str, bytes]  # check id -> the saved inputs, copied to every submission
+    expected: dict[str, dict]  # check id -> {"labels", "expected", "atol", "rtol"}
+    checks: dict[str, tuple[str, ...]]  # question id -> its check ids
+
+
+def _owner(check_id: str, question_ids: Sequence[str]) -> str | None:
+    owners = [q for q in question_ids if check_id == q or check_id.startswith(q + "_")]
+    return max(owners, key=len) if owners else None
+
+
+def run_reference(assignment: Assignment, timeout: float) -> Reference:
+    """Run the solution notebook in reference mode; every step must pass and every question own a check."""
+    import torch
+
+    with tempfile.TemporaryDirectory(prefix="lessons-reference-") as workdir:
+        work = Path(workdir)
+        _copy_assignment_files(assignment, work)
+        grading = work / ".grading"
+        grading.mkdir()
+        runs = execute_steps(assignment.steps, work, _kernel_env("reference", grading), timeout)
+        for step, run in zip(assignment.steps, runs, strict=True):
+            if run.status != "ok":
+                where = f"the {step.kind} step of {step.question}" if step.question else "a context cell"
+                detail = run.error or f"{run.status} (timeout {timeout:g} s)"
+                raise CourseError(f"{assignment.path} fails its own tests in {where}: {detail}\n{run.traceback}")
+        cases = {p.stem: p.read_bytes() for p in sorted((grading / "cases").glob("*.pt"))}
+        expected = {
+            p.stem: torch.load(p, weights_only=True) for p in sorted((grading / "expected").glob("*.pt"))
+        }
+    ids = [q.id for q in assignment.questions]
+    checks: dict[str, list[str]] = {q: [] for q in ids}
+    for check_id in expected:
+        owner = _owner(check_id, ids)
+        if owner is None:
+            raise CourseError(f"{assignment.path}: hidden_check id {check_id!r} does not start with a question id {ids}")
+        checks[owner].append(check_id)
+    for question_id, owned in checks.items():
+        if not owned:
+            raise CourseError(f"{assignment.path}: question {question_id} ran no hidden_check")
+    return Reference(cases, expected, {q: tuple(c) for q, c in checks.items()})
+
+
+# ---------------------------------------------------------------------------------------------
+# Grading one submission
+
+
+@dataclass
+class QuestionResult:
+    """A question's score and what the student should know about it."""
+
+    id: str
+    points: float
+    score: float
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SubmissionResult:
+    """The grade of one submitted notebook."""
+
+    submission: str
+    questions: list[QuestionResult]
+    problem: str = ""  # why the whole notebook could not be graded, if it could not
+    grader_error: bool = False  # the grader failed (not the student): the row is not a grade
+
+    @property
+    def total(self) -> float:
+        """The sum of the question scores."""
+        return sum(question.score for question in self.questions)
+
+
+def read_answers(data: bytes) -> tuple[dict[str, str], dict[str, int]]:
+    """The code of the submission's answer cells by grade_id, and how often each grade_id appears."""
+    try:
+        notebook = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidSubmission(f"the file is not valid notebook JSON ({error})") from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise InvalidSubmission("the file is JSON but not a Jupyter notebook (it has no list of cells)")
+    answers: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for cell in notebook["cells"]:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code" or not isinstance(cell.get("metadata"), dict):
+            continue
+        meta = _nbgrader(cell)
+        grade_id = meta.get("grade_id")
+        if not meta.get("solution") or not isinstance(grade_id, str):
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            continue
+        answers[grade_id] = source  # a duplicated cell: the last copy is graded
+        counts[grade_id] = counts.get(grade_id, 0) + 1
+    return answers, counts
+
+
+def _read_submission(path: Path) -> bytes:
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        raise InvalidSubmission(f"the file cannot be read ({error.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidSubmission("this is not a regular file")
+    if info.st_size > MAX_SUBMISSION_BYTES:
+        raise InvalidSubmission(f"the file is {info.st_size:,} bytes, over the limit of {MAX_SUBMISSION_BYTES:,}")
+    with open(path, "rb") as handle:  # read only: the submission is never written
+        return handle.read(MAX_SUBMISSION_BYTES + 1)
+
+
+def _load_answers_file(path: Path) -> Any:
+    import torch
+
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ANSWERS_BYTES:
+        return None
+    try:
+        saved = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception:
+        return None
+    answers = saved.get("answers") if type(saved) is dict else None
+    return answers if type(answers) is list else None
+
+
+def _judge_check(check_id: str, reference: Reference, answers_dir: Path) -> list[str]:
+    expected = reference.expected[check_id]
+    answers = _load_answers_file(answers_dir / f"{check_id}.pt")
+    if answers is None or len(answers) != len(expected["expected"]):
+        return ["The hidden tests found no results of your function to check."]
+    failed: dict[str, list[str]] = {}  # problem -> the labels of the cases that have it
+    for label, want, got in zip(expected["labels"], expected["expected"], answers, strict=True):
+        try:
+            problem = compare(want, got, atol=expected["atol"], rtol=expected["rtol"])
+        except Exception as error:  # an odd tensor (sparse, meta) that cannot be compared
+            problem = f"could not be compared ({type(error).__name__})"
+        if problem is not None:
+            failed.setdefault(problem, []).append(label)
+    notes = []
+    for problem, labels in failed.items():
+        named = ", ".join(f"'{label}'" for label in labels[:3]) + (", ..." if len(labels) > 3 else "")
+        which = f"Hidden test {named}" if len(labels) == 1 else f"{len(labels)} hidden tests ({named})"
+        notes.append(f"{which}: the result {problem}.")
+    return notes[:5] + ([f"... and {len(notes) - 5} more kinds of failure."] if len(notes) > 5 else [])
+
+
+def _step_note(run: CellRun, step: Step, timeout: float) -> str | None:
+    what = {
+        "answer": "Your answer cell",
+        "visible": "A visible test",
+        "hidden": "The hidden tests",
+    }[step.kind]
+    if run.status == "ok":
+        return None
+    if run.status == "timeout":
+        if step.kind == "answer":
+            return (f"Your answer cell was still running after {timeout:g} s, so the grader stopped it "
+                    "(look for a loop that never ends); it was left out when grading the rest.")
+        return (f"{what} called your function, which was still running after {timeout:g} s, "
+                "so the grader stopped it (look for a loop that never ends).")
+    if run.status == "died":
+        return f"{what} stopped the Python kernel (for example with exit() or os._exit())."
+    if run.status == "skipped":
+        return f"{what} were not run: {run.error}." if step.kind == "hidden" else f"{what} was not run: {run.error}."
+    if step.kind == "answer":
+        note = f"Your answer cell raised {run.error}"
+        return note + (f"\n\n```\n{run.traceback}\n```" if run.traceback else "")
+    if step.kind == "visible" and run.error.startswith("NotImplementedError"):
+        return "Not answered yet: your function still raises NotImplementedError()."
+    if step.kind == "visible":
+        return f"A visible test failed: {run.error}"
+    return f"The hidden tests could not use your answer: {run.error}"
+
+
+def judge_question(
+    question: Question,
+    steps: Sequence[Step],
+    runs: Sequence[CellRun],
+    reference: Reference,
+    answers_dir: Path,
+    timeout: float,
+) -> QuestionResult:
+    """Score one question from its steps' runs and the hidden results, judged here."""
+    notes: list[str] = []
+    passed = True
+    unanswered = False
+    for step, run in zip(steps, runs, strict=True):
+        if step.question != question.id:
+            continue
+        note = _step_note(run, step, timeout)
+        unanswered = unanswered or (step.kind == "visible" and run.error.startswith("NotImplementedError"))
+        if note:
+            notes.append(note)
+        if step.kind == "answer" and run.output_chars > OUTPUT_LIMIT:
+            notes.append(f"Your answer cell printed {run.output_chars:,} characters; "
+                         f"the grader kept only the first {OUTPUT_LIMIT:,}.")
+        if step.kind != "answer" and run.status != "ok":
+            passed = False
+    hidden_ran = all(run.status == "ok" for step, run in zip(steps, runs, strict=True)
+                     if step.question == question.id and step.kind == "hidden")
+    for check_id in reference.checks[question.id]:
+        problems = _judge_check(check_id, reference, answers_dir)
+        if hidden_ran and not unanswered:
+            notes.extend(problems)
+        passed = passed and not problems
+    if passed:
+        notes.append("All tests passed.")
+    return QuestionResult(question.id, question.points, question.points if passed else 0.0, notes)
+
+
+def isolated(source: str) -> str:
+    """Code that runs source in a copy of the notebook's namespace: nothing it defines leaks out.
+
+    Hidden tests define helpers (reference functions, inputs); later answer cells must not find them.
+    """
+    return f"exec(compile({source!r}, '<hidden tests>', 'exec'), dict(globals()))"
+
+
+def _zero(submission: str, assignment: Assignment, problem: str, grader_error: bool = False) -> SubmissionResult:
+    questions = [QuestionResult(q.id, q.points, 0.0) for q in assignment.questions]
+    return SubmissionResult(submission, questions, problem, grader_error)
+
+
+def grade_submission(submission: str, assignment: Assignment, reference: Reference, timeout: float) -> SubmissionResult:
+    """Grade one submitted notebook (the path as given); never raises for a bad submission."""
+    try:
+        answers, counts = read_answers(_read_submission(Path(submission)))
+    except InvalidSubmission as problem:
+        return _zero(submission, assignment, f"This notebook could not be graded: {problem}.")
+    steps = []
+    missing = set()
+    for step in assignment.steps:
+        if step.kind == "answer":
+            answer_id = next(q.answer_id for q in assignment.questions if q.id == step.question)
+            if answer_id not in answers:
+                missing.add(step.question)
+            step = replace(step, source=answers.get(answer_id, ""))
+        elif step.kind == "hidden":
+            step = replace(step, source=isolated(step.source))
+        steps.append(step)
+    with tempfile.TemporaryDirectory(prefix="lessons-grade-") as workdir:
+        work = Path(workdir)
+        _copy_assignment_files(assignment, work)
+        grading = work / ".grading"
+        (grading / "cases").mkdir(parents=True)
+        for check_id, data in reference.cases.items():
+            (grading / "cases" / f"{check_id}.pt").write_bytes(data)
+        runs = execute_steps(steps, work, _kernel_env("answers", grading), timeout)
+        results = [judge_question(q, steps, runs, reference, grading / "answers", timeout)
+                   for q in assignment.questions]
+    for result, question in zip(results, assignment.questions, strict=True):
+        if question.id in missing:
+            result.notes.insert(0, f"Your notebook has no answer cell for this question (grade_id "
+                                   f"{question.answer_id}): it was deleted, or replaced by a new cell. "
+                                   "Write the answer in the answer cell of the exercise notebook.")
+        elif counts.get(question.answer_id, 0) > 1:
+            result.notes.insert(0, f"Your notebook has {counts[question.answer_id]} copies of the answer "
+                                   "cell of this question; the last one was graded.")
+    return SubmissionResult(submission, results)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports: grades.csv and one feedback file per submission
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def feedback_markdown(result: SubmissionResult, assignment: Assignment) -> str:
+    """The feedback for one submission: score per question and what failed, never hidden test code."""
+    lines = [
+        f"# Feedback: {assignment.name}",
+        "",
+        f"Submission: `{result.submission}`",
+        "",
+        f"**Score: {_number(result.total)} / {_number(assignment.max_total)}**",
+        "",
+    ]
+    if result.problem:
+        lines += [result.problem, ""]
+    for question in result.questions:
+        lines += [f"## {question.id}: {_number(question.score)} / {_number(question.points)}", ""]
+        lines += [f"- {note}" for note in question.notes] or ["- Not graded."]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def feedback_names(submissions: Sequence[str]) -> list[str]:
+    """A distinct, file-system-safe feedback file name for every submission path."""
+    paths = [Path(os.path.abspath(s)) for s in submissions]
+    common = Path(os.path.commonpath([p.parent for p in paths])) if paths else Path()
+    names, seen = [], set()
+    for path in paths:
+        stem = "__".join(path.relative_to(common).with_suffix("").parts)
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "submission"
+        name, counter = stem, 1
+        while name.lower() in seen:
+            counter += 1
+            name = f"{stem}-{counter}"
+        seen.add(name.lower())
+        names.append(f"{name}.md")
+    return names
+
+
+def write_reports(results: Sequence[SubmissionResult], assignment: Assignment, out_dir: Path) -> Path:
+    """Write out_dir/grades.csv and out_dir/feedback/*.md; returns the CSV's path."""
+    feedback_dir = out_dir / "feedback"
+    feedback_dir.mkdir(parents=True, exist_ok=True)
+    names = feedback_names([r.submission for r in results])
+    csv_path = out_dir / "grades.csv"
+    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["submission", "total", "max_total", *(q.id for q in assignment.questions), "feedback"])
+        for result, name in zip(results, names, strict=True):
+            scores = [_number(q.score) for q in result.questions]
+            writer.writerow([result.submission, _number(result.total), _number(assignment.max_total),
+                             *scores, f"feedback/{name}"])
+            (feedback_dir / name).write_text(feedback_markdown(result, assignment), encoding="utf-8")
+    return csv_path
+
+
+def expand_submissions(arguments: Sequence[str]) -> list[str]:
+    """The submissions named: files as given, and every *.ipynb under a named folder."""
+    submissions = []
+    for argument in arguments:
+        if os.path.isdir(argument):
+            found = sorted(p for p in Path(argument).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+            submissions.extend(str(p) for p in found)
+        else:
+            submissions.append(argument)
+    return submissions
+
+
+def grade(
+    submissions: Sequence[str],
+    assignment: Assignment,
+    out_dir: Path,
+    timeout: float | None = None,
+    jobs: int = 1,
+    progress: bool | None = None,
+) -> list[SubmissionResult]:
+    """Grade the submissions against the assignment; writes grades.csv and the feedback files."""
+    from tqdm.auto import tqdm
+
+    if jobs < 1:
+        raise CourseError(f"--jobs must be at least 1, got {jobs}")
+    timeout = assignment.timeout_s if timeout is None else timeout
+    if timeout <= 0:
+        raise CourseError(f"--timeout must be positive, got {timeout}")
+    outputs = {(out_dir / "grades.csv").resolve()} | {
+        (out_dir / "feedback" / name).resolve() for name in feedback_names(submissions)
+    }
+    clash = [s for s in submissions if Path(s).resolve() in outputs]
+    if clash:
+        raise CourseError(f"--out {out_dir} would overwrite the submissions {clash}; pick another folder")
+    reference = run_reference(assignment, timeout)
+
+    def one(submission: str) -> SubmissionResult:
+        try:
+            return grade_submission(submission, assignment, reference, timeout)
+        except Exception as error:  # a fault of the grader or the machine, reported, not hidden
+            problem = f"The grader failed on this notebook ({type(error).__name__}: {error}); it was not graded."
+            return _zero(submission, assignment, problem, grader_error=True)
+
+    results: dict[int, SubmissionResult] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(one, s): i for i, s in enumerate(submissions)}
+        # progress=None: a bar only when stderr is a terminal (tqdm's own rule)
+        bar = tqdm(as_completed(futures), total=len(futures), desc=f"grading {assignment.name}",
+                   unit="notebook", disable=None if progress is None else not progress)
+        for future in bar:
+            results[futures[future]] = future.result()
+    ordered = [results[i] for i in range(len(submissions))]
+    write_reports(ordered, assignment, out_dir)
+    return ordered
+
+
+# ---------------------------------------------------------------------------------------------
+# build: execute every notebook, render HTML, tabulate wall time and metrics
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """One notebook of a build: where it went, whether it ran, how long, what it measured."""
+
+    notebook: str
+    status: str
+    wall_time_s: float
+    metrics: dict
+
+
+def default_build_notebooks(root: Path) -> list[Path]:
+    """The lessons (notebooks/*.ipynb), then the solutions, in order."""
+    return sorted((root / "notebooks").glob("*.ipynb")) + sorted((root / "solutions").glob("*/*.ipynb"))
+
+
+def _has_parameters_cell(path: Path) -> bool:
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    return any("parameters" in cell.metadata.get("tags", []) for cell in notebook.cells)
+
+
+def build_notebook(path: Path, root: Path, out_dir: Path, quick: bool, timeout: float | None) -> BuildResult:
+    """Execute one notebook with papermill into out_dir/executed, render it to out_dir/html."""
+    import papermill
+    from nbconvert import HTMLExporter
+
+    path = path.resolve()
+    rel = path.relative_to(root) if path.is_relative_to(root) else Path(path.name)
+    executed = out_dir / "executed" / rel
+    html = (out_dir / "html" / rel).with_suffix(".html")
+    metrics_dir = out_dir / "metrics"
+    metrics_file = metrics_dir / f"{path.stem}.json"
+    for target in (executed, html, metrics_file):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    metrics_file.unlink(missing_ok=True)
+    parameters = {"QUICK": quick, "METRICS_DIR": str(metrics_dir)} if _has_parameters_cell(path) else {}
+    started = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(path), str(executed), parameters=parameters, kernel_name="python3", cwd=str(path.parent),
+            progress_bar=False, log_output=False, execution_timeout=timeout,
+        )
+        status = "ok"
+    except Exception as error:  # the table reports it; the other notebooks still run
+        status = f"failed: {type(error).__name__}"
+    wall = time.perf_counter() - started
+    if executed.is_file():
+        body, _ = HTMLExporter().from_filename(str(executed))
+        html.write_text(body, encoding="utf-8")
+    metrics = json.loads(metrics_file.read_text())["metrics"] if metrics_file.is_file() else {}
+    return BuildResult(str(rel), status, wall, metrics)
+
+
+def _metrics_summary(metrics: dict, width: int = 70) -> str:
+    parts = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
+             if isinstance(v, (int, float, str, bool))]
+    text = ", ".join(parts) or "-"
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def build_table(results: Sequence[BuildResult]) -> str:
+    """A plain-text table: notebook, status, wall time, metrics."""
+    rows = [("notebook", "status", "wall s", "metrics")]
+    rows += [(r.notebook, r.status, f"{r.wall_time_s:.1f}", _metrics_summary(r.metrics)) for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}  {d}" for a, b, c, d in rows]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    return "\n".join(lines)
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def build(paths: Sequence[Path], root: Path, out_dir: Path, quick: bool, timeout: float | None,
+          report: Callable[[str], None] = _to_stderr) -> list[BuildResult]:
+    """Execute and render every notebook in paths, reporting each as it starts (on stderr)."""
+    results = []
+    for path in paths:
+        report(f"running {path} ...")
+        results.append(build_notebook(Path(path), root, out_dir, quick, timeout))
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lessons_lib.course", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="the course checkout (default: %(default)s)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    regen = commands.add_parser("regenerate", help="write exercises/ from solutions/ with nbgrader")
+    regen.add_argument("--check", action="store_true", help="write nothing; exit 1 and name what is out of date")
+
+    grade_cmd = commands.add_parser("grade", help="grade submitted notebooks: grades.csv and feedback/")
+    grade_cmd.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="notebooks, or folders of them")
+    grade_cmd.add_argument("--assignment", required=True, help="the name of a folder in solutions/")
+    grade_cmd.add_argument("--out", required=True, type=Path, help="folder for grades.csv and feedback/")
+    grade_cmd.add_argument("--timeout", type=float, help="seconds per cell (default: the notebook's, else 30)")
+    grade_cmd.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default: 1)")
+
+    build_cmd = commands.add_parser("build", help="execute every notebook, render HTML, tabulate metrics")
+    build_cmd.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/ then solutions/")
+    build_cmd.add_argument("--quick", action="store_true", help="run the lessons with QUICK=True")
+    build_cmd.add_argument("--out", type=Path, help="output folder (default: ROOT/build)")
+    build_cmd.add_argument("--timeout", type=float, help="seconds per cell (default: no limit)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit_request:
+        return int(exit_request.code or 0)
+    root = args.root.resolve()
+    try:
+        if args.command == "regenerate":
+            changed = regenerate(root, check=args.check)
+            if args.check and changed:
+                print("exercises/ is out of date; run `python -m lessons_lib.course regenerate`:", file=sys.stderr)
+                for rel in changed:
+                    print(f"  {rel}", file=sys.stderr)
+                return 1
+            verb = "up to date" if not changed else f"wrote {len(changed)} file(s)"
+            print(f"exercises/: {verb}")
+            for rel in [] if args.check else changed:
+                print(f"  {rel}")
+            return 0
+        if args.command == "grade":
+            assignment = load_assignment(find_assignment(root, args.assignment))
+            submissions = expand_submissions(args.submissions)
+            if not submissions:
+                raise CourseError(f"no notebooks found in {args.submissions}")
+            results = grade(submissions, assignment, args.out, args.timeout, args.jobs)
+            for result in results:
+                if result.problem:
+                    print(f"warning: {result.submission}: {result.problem}", file=sys.stderr)
+            failed = [r.submission for r in results if r.grader_error]
+            mean = sum(r.total for r in results) / len(results)
+            print(f"graded {len(results)} notebook(s) of {assignment.name}: mean "
+                  f"{mean:.2f} / {_number(assignment.max_total)}; see {args.out / 'grades.csv'}")
+            return 1 if failed else 0
+        paths = args.notebooks or default_build_notebooks(root)
+        out_dir = args.out or root / "build"
+        results = build(paths, root, out_dir, args.quick, args.timeout)
+        print(build_table(results))
+        return 0 if all(r.status == "ok" for r in results) else 1
+    except CourseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,403 @@
+"""lessons_lib.course through its command line: regenerate, grade (hostile submissions too), build.
+
+The grading fixtures in tests/fixtures/grading/01_self_attention/ are named by the outcome they
+expect; EXPECTED below gives each one's score per question.
+"""
+
+import csv
+import hashlib
+import shutil
+import textwrap
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+
+from lessons_lib import course
+from tests.notebook_paths import ROOT
+
+FIXTURES = ROOT / "tests" / "fixtures" / "grading" / "01_self_attention"
+ASSIGNMENTS = course.assignment_names(ROOT)
+CELL_TIMEOUT = 4  # seconds per cell in these tests: answers take milliseconds, a hang costs this
+
+QUESTIONS_01 = ("q1_causal_mask", "q2_attention", "q3_score_variance")
+# Expected score of each fixture per question of exercise 01 (1, 3 and 2 points).
+EXPECTED = {
+    "pass_reference": (1, 3, 2),
+    "pass_deleted_test_cells": (1, 3, 2),
+    "capped_output_flood": (1, 3, 2),
+    "fail_wrong_scale": (1, 0, 2),
+    "fail_edited_test_cells": (0, 3, 2),
+    "fail_monkeypatched_asserts": (1, 0, 0),
+    "fail_always_equal": (1, 0, 0),
+    "partial_missing_question": (1, 0, 2),
+    "partial_answer_raises": (1, 3, 0),
+    "partial_kernel_exit": (0, 3, 2),
+    "timeout_infinite_loop": (1, 0, 2),
+    "timeout_swallows_interrupt": (0, 3, 2),
+    "zero_unfilled": (0, 0, 0),
+    "invalid_json": (0, 0, 0),
+    "invalid_not_a_notebook": (0, 0, 0),
+}
+# What each fixture's feedback must tell the student.
+FEEDBACK_SAYS = {
+    "pass_reference": "All tests passed.",
+    "capped_output_flood": "the grader kept only the first 2,000",
+    "fail_wrong_scale": "the largest difference is",
+    "fail_edited_test_cells": "causal_mask(3) differs from the expected values",
+    "fail_monkeypatched_asserts": "is 42.0, but the expected value is",
+    "fail_always_equal": "but it is an object of type Liar",
+    "partial_missing_question": "no answer cell for this question",
+    "partial_answer_raises": "raised ZeroDivisionError",
+    "partial_kernel_exit": "stopped the Python kernel",
+    "timeout_infinite_loop": f"still running after {CELL_TIMEOUT} s",
+    "timeout_swallows_interrupt": f"Your answer cell was still running after {CELL_TIMEOUT} s",
+    "zero_unfilled": "Not answered yet",
+    "invalid_json": "not valid notebook JSON",
+    "invalid_not_a_notebook": "not a Jupyter notebook",
+}
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _rows(out: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+        return reader.fieldnames, rows
+
+
+def _hidden_lines(assignment: str) -> list[str]:
+    """The lines of hidden test code in a solution notebook that are long enough to recognise."""
+    notebook = nbformat.read(course.find_assignment(ROOT, assignment), as_version=4)
+    lines = []
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            _, hidden = course.split_hidden(cell.source)
+            lines += [line.strip() for line in hidden.splitlines() if len(line.strip()) > 20]
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# The hostile fixtures, graded once through the command line
+
+
+@pytest.fixture(scope="module")
+def graded_fixtures(tmp_path_factory):
+    out = tmp_path_factory.mktemp("graded")
+    paths = sorted(FIXTURES.glob("*.ipynb"))
+    listing = sorted(p.name for p in FIXTURES.iterdir())
+    before = {p: _digest(p) for p in paths}
+    started = time.perf_counter()
+    status = course.main(["grade", *map(str, paths), "--assignment", "01_self_attention", "--out", str(out),
+                          "--timeout", str(CELL_TIMEOUT), "--jobs", "2"])
+    seconds = time.perf_counter() - started
+    header, rows = _rows(out)
+    rows = {Path(row["submission"]).stem: row for row in rows}
+    return SimpleNamespace(out=out, status=status, header=header, rows=rows, paths=paths, before=before,
+                           listing=listing, seconds=seconds)
+
+
+def test_every_fixture_has_an_expected_outcome():
+    assert sorted(p.stem for p in FIXTURES.glob("*.ipynb")) == sorted(EXPECTED)
+
+
+def test_grade_finishes_with_status_0_and_one_row_per_submission(graded_fixtures):
+    assert graded_fixtures.status == 0
+    assert graded_fixtures.header == ["submission", "total", "max_total", *QUESTIONS_01, "feedback"]
+    assert sorted(graded_fixtures.rows) == sorted(EXPECTED)
+    for path in graded_fixtures.paths:  # the path exactly as it was given
+        assert graded_fixtures.rows[path.stem]["submission"] == str(path)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_earns_its_expected_score(graded_fixtures, name):
+    row = graded_fixtures.rows[name]
+    assert tuple(float(row[q]) for q in QUESTIONS_01) == EXPECTED[name]
+    assert float(row["total"]) == sum(EXPECTED[name])
+    assert row["max_total"] == "6"
+
+
+@pytest.mark.parametrize("name", sorted(FEEDBACK_SAYS))
+def test_feedback_says_what_went_wrong(graded_fixtures, name):
+    feedback = (graded_fixtures.out / graded_fixtures.rows[name]["feedback"]).read_text(encoding="utf-8")
+    assert FEEDBACK_SAYS[name] in feedback
+    assert f"**Score: {graded_fixtures.rows[name]['total']} / 6**" in feedback
+
+
+def test_submissions_are_never_modified_moved_or_deleted(graded_fixtures):
+    assert sorted(p.name for p in FIXTURES.iterdir()) == graded_fixtures.listing
+    for path, digest in graded_fixtures.before.items():
+        assert _digest(path) == digest, f"{path.name} changed while being graded"
+
+
+def test_feedback_never_reveals_hidden_test_code(graded_fixtures):
+    hidden = _hidden_lines("01_self_attention")
+    assert len(hidden) > 10
+    for feedback in (graded_fixtures.out / "feedback").glob("*.md"):
+        text = feedback.read_text(encoding="utf-8")
+        assert "HIDDEN TESTS" not in text and "hidden_check" not in text, feedback.name
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"{feedback.name} shows hidden test code: {leaked}"
+
+
+def test_flooded_output_is_capped(graded_fixtures):
+    feedback = graded_fixtures.out / graded_fixtures.rows["capped_output_flood"]["feedback"]
+    assert feedback.stat().st_size < 5_000
+
+
+def test_hung_cells_cost_the_timeout_not_the_run(graded_fixtures):
+    # Two fixtures hang until killed; with 2 jobs and 15 notebooks, far under one minute of hanging each.
+    assert graded_fixtures.seconds < 240, f"grading the fixtures took {graded_fixtures.seconds:.0f} s"
+
+
+# ---------------------------------------------------------------------------------------------
+# Every solution earns full marks; every unfilled exercise earns 0 and grades cleanly
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_earns_full_marks_and_unfilled_exercise_zero(assignment, tmp_path):
+    solution = course.find_assignment(ROOT, assignment)
+    exercise = ROOT / "exercises" / assignment / f"{assignment}.ipynb"
+    status = course.main(["grade", str(solution), str(exercise), "--assignment", assignment,
+                          "--out", str(tmp_path), "--jobs", "2"])
+    assert status == 0
+    _, rows = _rows(tmp_path)
+    by_path = {row["submission"]: row for row in rows}
+    solved, unfilled = by_path[str(solution)], by_path[str(exercise)]
+    questions = course.load_assignment(solution).questions
+    for question in questions:
+        assert float(solved[question.id]) == question.points
+        assert float(unfilled[question.id]) == 0
+    assert float(unfilled["total"]) == 0
+    feedback = (tmp_path / unfilled["feedback"]).read_text(encoding="utf-8")
+    assert feedback.count("Not answered yet") == len(questions)
+
+
+# ---------------------------------------------------------------------------------------------
+# regenerate
+
+
+def test_committed_exercises_are_up_to_date():
+    assert course.main(["regenerate", "--check"]) == 0
+
+
+def test_regenerate_is_byte_identical_and_check_names_what_is_stale(tmp_path, capsys):
+    shutil.copytree(ROOT / "course", tmp_path / "course")
+    shutil.copytree(ROOT / "solutions" / "01_self_attention", tmp_path / "solutions" / "01_self_attention")
+    exercise = tmp_path / "exercises" / "01_self_attention" / "01_self_attention.ipynb"
+    root = ["--root", str(tmp_path)]
+
+    assert course.main([*root, "regenerate"]) == 0
+    first = exercise.read_bytes()
+    assert first == (ROOT / "exercises" / "01_self_attention" / "01_self_attention.ipynb").read_bytes()
+    assert course.main([*root, "regenerate"]) == 0
+    assert exercise.read_bytes() == first
+    assert "up to date" in capsys.readouterr().out
+
+    solution = tmp_path / "solutions" / "01_self_attention" / "01_self_attention.ipynb"
+    notebook = nbformat.read(solution, as_version=4)
+    notebook.cells[0].source += "\n\nA sentence added by the instructor."
+    nbformat.write(notebook, solution)
+    stale = tmp_path / "exercises" / "99_removed" / "99_removed.ipynb"
+    stale.parent.mkdir()
+    stale.write_text("{}")
+    assert course.main([*root, "regenerate", "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "exercises/01_self_attention/01_self_attention.ipynb" in err
+    assert "exercises/99_removed/99_removed.ipynb" in err
+    assert exercise.read_bytes() == first and stale.exists(), "--check must not write"
+
+    assert course.main([*root, "regenerate"]) == 0
+    assert b"A sentence added by the instructor." in exercise.read_bytes()
+    assert not stale.exists()
+    assert course.main([*root, "regenerate", "--check"]) == 0
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_exercise_hides_solutions_and_hidden_tests(assignment):
+    exercise = ROOT / "exercises" / assignment / f"{assignment}.ipynb"
+    text = exercise.read_text(encoding="utf-8")
+    for secret in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "hidden_check"):
+        assert secret not in text
+    questions = course.load_assignment(course.find_assignment(ROOT, assignment)).questions
+    notebook = nbformat.read(exercise, as_version=4)
+    answers = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert [c.metadata["nbgrader"]["grade_id"] for c in answers] == [q.answer_id for q in questions]
+    for cell in answers:
+        assert cell.source.startswith("def ") and cell.source.endswith("raise NotImplementedError()")
+    assert "python -m lessons_lib.course regenerate" in notebook.cells[0].source
+
+
+def test_nbgrader_validator_flags_unfilled_exercises_without_false_checksum_warnings():
+    # `nbgrader validate` exits 0 even when validation fails, so CI uses its Python API.
+    from nbgrader.validator import Validator
+
+    validator = Validator()
+    for assignment in ASSIGNMENTS:
+        results = validator.validate(str(ROOT / "exercises" / assignment / f"{assignment}.ipynb"))
+        questions = course.load_assignment(course.find_assignment(ROOT, assignment)).questions
+        assert set(results) == {"failed"}, f"{assignment}: {set(results)}"  # no 'changed' cells
+        assert len(results["failed"]) == len(questions)
+    # a student's filled-in copy validates cleanly: its test cells are unchanged, hidden tests and all
+    assert validator.validate(str(FIXTURES / "pass_reference.ipynb")) == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading assignments and submissions
+
+
+def test_solutions_define_questions_with_points():
+    points = {name: course.load_assignment(course.find_assignment(ROOT, name)).max_total for name in ASSIGNMENTS}
+    assert points == {"01_self_attention": 6, "02_multi_head_attention": 7, "03_add_and_norm": 7,
+                      "04_positional_encoding": 7}
+    for name in ASSIGNMENTS:
+        assert 3 <= len(course.load_assignment(course.find_assignment(ROOT, name)).questions) <= 5
+
+
+def _cell(kind: str, grade_id: str, source: str) -> nbformat.NotebookNode:
+    meta = {"grade_id": grade_id, "grade": kind == "test", "solution": kind == "answer",
+            "locked": kind != "answer", "schema_version": 3}
+    if kind == "test":
+        meta["points"] = 1
+    return nbformat.v4.new_code_cell(source, metadata={"nbgrader": meta})
+
+
+HIDDEN = f"pass\n{course.HIDDEN_BEGIN}\nhidden_check()\n{course.HIDDEN_END}"
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [
+        ([_cell("test", "q1", HIDDEN)], "a test cell with no answer cell before it"),
+        ([_cell("answer", "q1_answer", "x = 1")], "has no test cell after it"),
+        ([_cell("answer", "q1_answer", "x = 1"), _cell("test", "q1", "assert x")], "no '### BEGIN HIDDEN TESTS'"),
+        ([_cell("answer", "a", "x"), _cell("answer", "b", "y"), _cell("test", "q1", HIDDEN)], "two answer cells"),
+        ([_cell("answer", "q1_answer", "x"), _cell("test", "q1", f"{course.HIDDEN_BEGIN}\nx")], "never closed"),
+    ],
+    ids=["fail_test_without_answer", "fail_answer_without_test", "fail_no_hidden_tests",
+         "fail_two_answers", "fail_unclosed_hidden_block"],
+)
+def test_load_assignment_refuses_a_malformed_solution(tmp_path, cells, message):
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    path = tmp_path / "demo" / "demo.ipynb"
+    path.parent.mkdir()
+    nbformat.write(notebook, path)
+    with pytest.raises(course.CourseError, match=message):
+        course.load_assignment(path)
+
+
+def test_read_answers_takes_answer_cells_by_grade_id_and_counts_copies():
+    notebook = nbformat.v4.new_notebook(cells=[
+        _cell("answer", "q1_answer", "first = 1"),
+        _cell("answer", "q1_answer", "second = 2"),
+        _cell("test", "q1", "edited by the student"),
+        nbformat.v4.new_code_cell("scratch = 3"),
+    ])
+    notebook.cells[1].source = ["second", " = 2"]  # as saved on disk: a list of lines
+    answers, counts = course.read_answers(nbformat.writes(notebook).encode())
+    assert answers == {"q1_answer": "second = 2"}
+    assert counts == {"q1_answer": 2}
+
+
+@pytest.mark.parametrize(("data", "message"), [(b"{\"cells\": [", "not valid notebook JSON"),
+                                               (b"\xff\xfe", "not valid notebook JSON"),
+                                               (b"[1, 2]", "not a Jupyter notebook")],
+                         ids=["invalid_json", "invalid_utf8", "invalid_not_a_notebook"])
+def test_read_answers_refuses_what_is_not_a_notebook(data, message):
+    with pytest.raises(course.InvalidSubmission, match=message):
+        course.read_answers(data)
+
+
+def test_hidden_tests_run_in_a_copy_of_the_namespace():
+    namespace = {"answer": 41}
+    exec(course.isolated("def reference(): return answer + 1\nresult = reference()"), namespace)
+    assert "reference" not in namespace and "result" not in namespace  # later answers cannot use them
+    with pytest.raises(ZeroDivisionError):
+        exec(course.isolated("1 / 0"), namespace)  # errors still reach the grader
+
+
+def test_feedback_names_are_distinct_and_safe():
+    assert course.feedback_names(["class/alice/01.ipynb", "class/bob/01.ipynb"]) == ["alice__01.md", "bob__01.md"]
+    assert course.feedback_names(["a/x y.ipynb", "b/../a/x y.ipynb"]) == ["x_y.md", "x_y-2.md"]
+
+
+def test_grade_refuses_an_unknown_assignment(tmp_path, capsys):
+    status = course.main(["grade", str(FIXTURES / "pass_reference.ipynb"), "--assignment", "99_nope",
+                          "--out", str(tmp_path)])
+    assert status == 2
+    assert "no assignment '99_nope'" in capsys.readouterr().err
+
+
+def test_grade_refuses_to_write_over_a_submission(tmp_path, capsys):
+    submission = tmp_path / "grades.csv"
+    shutil.copyfile(FIXTURES / "pass_reference.ipynb", submission)
+    status = course.main(["grade", str(submission), "--assignment", "01_self_attention", "--out", str(tmp_path)])
+    assert status == 2
+    assert "would overwrite the submissions" in capsys.readouterr().err
+    assert submission.read_bytes() == (FIXTURES / "pass_reference.ipynb").read_bytes()
+
+
+def test_grade_reports_a_solution_that_fails_its_own_hidden_tests(tmp_path, capsys):
+    hidden = textwrap.dedent(f"""
+        {course.HIDDEN_BEGIN}
+        from lessons_lib.selfcheck import hidden_check
+        hidden_check("q1_double", double, lambda x: 2 * x, cases=[("three", (3,), {{}})])
+        {course.HIDDEN_END}
+    """)
+    notebook = nbformat.v4.new_notebook(cells=[
+        _cell("answer", "q1_double_answer", "def double(x):\n    return x + 2"),
+        _cell("test", "q1_double", hidden),
+    ])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "solutions" / "99_broken" / "99_broken.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(notebook, path)
+    status = course.main(["--root", str(tmp_path), "grade", str(path), "--assignment", "99_broken",
+                          "--out", str(tmp_path / "out")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "fails its own tests in the hidden step of q1_double" in err
+    assert "hidden check q1_double failed" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# build
+
+
+def _tiny_notebook(path: Path, code: str, parameters: bool) -> Path:
+    cells = []
+    if parameters:
+        cell = nbformat.v4.new_code_cell('QUICK = False\nSEED = 0\nDEVICE = "auto"\nMETRICS_DIR = None')
+        cell.metadata["tags"] = ["parameters"]
+        cells.append(cell)
+    cells.append(nbformat.v4.new_code_cell(code))
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_build_executes_renders_and_tabulates_wall_time_and_metrics(tmp_path, capsys):
+    lesson = _tiny_notebook(tmp_path / "98_tiny.ipynb", textwrap.dedent("""
+        from lessons_lib.runtime import start_lesson
+        run = start_lesson("98_tiny", QUICK, SEED, DEVICE)
+        run.record(loss=0.125, steps=3 if QUICK else 300)
+        run.save(METRICS_DIR)
+    """), parameters=True)
+    broken = _tiny_notebook(tmp_path / "99_broken.ipynb", "raise RuntimeError('broken on purpose')", False)
+    out = tmp_path / "build"
+    status = course.main(["build", "--quick", "--out", str(out), str(lesson), str(broken)])
+    assert status == 1  # one notebook failed
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["notebook", "status", "wall", "s", "metrics"]
+    tiny = next(line for line in table if line.startswith("98_tiny.ipynb"))
+    assert " ok " in tiny and "loss=0.125, steps=3" in tiny  # QUICK=True reached the lesson
+    assert "failed: PapermillExecutionError" in next(line for line in table if line.startswith("99_broken"))
+    for name in ("98_tiny", "99_broken"):
+        assert (out / "executed" / f"{name}.ipynb").is_file()
+        assert "<html" in (out / "html" / f"{name}.html").read_text(encoding="utf-8")
