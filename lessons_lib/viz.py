@@ -8,7 +8,9 @@ default values; nothing blocks or waits for a user.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -501,9 +503,25 @@ _FINALS_BEFORE_VOWEL = ("", "g", "kk", "ks", "n", "nj", "n", "d", "r", "lg", "lm
                         "")
 
 
+def _register_packaged_korean_font() -> None:
+    """Make the NanumGothic file shipped by the koreanize-matplotlib dependency known to matplotlib.
+
+    The file is found without importing that package, whose import would change rcParams.
+    """
+    spec = importlib.util.find_spec("koreanize_matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    path = Path(spec.submodule_search_locations[0]) / "fonts" / "NanumGothic.ttf"
+    if path.is_file():
+        font_manager.fontManager.addfont(str(path))
+
+
 def korean_font() -> str | None:
-    """The name of an installed font with Hangul glyphs, or None."""
+    """The name of an installed font with Hangul glyphs (the packaged NanumGothic at least), or None."""
     installed = {font.name for font in font_manager.fontManager.ttflist}
+    if not installed & set(_KOREAN_FONTS):
+        _register_packaged_korean_font()
+        installed = {font.name for font in font_manager.fontManager.ttflist}
     return next((name for name in _KOREAN_FONTS if name in installed), None)
 
 

@@ -108,3 +108,15 @@ def test_translation_explorer_renders_and_reports_unknown_words(model, corpus, c
     explorer.children[0].value = "I go hom"  # a typo: the widget says so instead of failing
     assert explorer.result is None
     assert "did you mean home" in capsys.readouterr().out
+
+
+def test_the_packaged_nanum_gothic_is_found_when_the_system_has_no_korean_font(monkeypatch):
+    from matplotlib import font_manager
+
+    from lessons_lib.viz import korean_font
+
+    without_korean = [font for font in font_manager.fontManager.ttflist if "Nanum" not in font.name]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", without_korean)
+    assert korean_font() == "NanumGothic"
+    registered = [font.fname for font in font_manager.fontManager.ttflist if font.name == "NanumGothic"]
+    assert any("koreanize_matplotlib" in path for path in registered)
