@@ -254,7 +254,7 @@ def test_nbgrader_validator_flags_unfilled_exercises_without_false_checksum_warn
 def test_solutions_define_questions_with_points():
     points = {name: course.load_assignment(course.find_assignment(ROOT, name)).max_total for name in ASSIGNMENTS}
     assert points == {"01_self_attention": 6, "02_multi_head_attention": 7, "03_add_and_norm": 7,
-                      "04_positional_encoding": 7}
+                      "04_positional_encoding": 7, "05_masked_decoder": 8}
     for name in ASSIGNMENTS:
         assert 3 <= len(course.load_assignment(course.find_assignment(ROOT, name)).questions) <= 5
 
