@@ -10,6 +10,7 @@ One module per concept, in lesson order:
 | 02 | `multihead` |
 | 03 | `norm` |
 | 04 | `positional` |
+| 05 | `transformer`, `data` (the English-Korean toy corpus), `train` (the seeded training loop) |
 | all | `viz` (heatmaps, plots, ipywidgets explorers) |
 | all | `glossary` (the English-Korean vocabulary each lesson ends with) |
 | all | `selfcheck` (the checks in the exercise notebooks) |
