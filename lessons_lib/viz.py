@@ -9,6 +9,7 @@ default values; nothing blocks or waits for a user.
 from __future__ import annotations
 
 import importlib.util
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -307,6 +308,40 @@ def head_explorer(
     return widgets.interactive(show, head=dropdown)
 
 
+# A figure that follows its controls, for the lesson 03 and 04 explorers.
+
+
+class FigureExplorer(widgets.VBox):
+    """Controls above a picture: each change calls `view(**values) -> (figure, data)` and redraws.
+
+    The figure is rendered to PNG and shown in an Image widget, not captured by an Output widget
+    (as `widgets.interactive` does): while a cell runs, nbclient (papermill's engine) copies what an
+    Output widget captures back to the kernel on the shell channel it is waiting on for the cell's
+    reply, and runs of such cells were seen to hang at random (see nbclient issue #312).
+    The last `data` is kept in `result`, and the controls, by name, in `controls`.
+    """
+
+    def __init__(self, view, controls: dict[str, widgets.ValueWidget], dpi: int = 80):
+        self.view = view
+        self.controls = controls
+        self.dpi = dpi
+        self.image = widgets.Image(format="png")
+        self.result = None
+        super().__init__([widgets.HBox(list(controls.values())), self.image])
+        for control in controls.values():
+            control.observe(self.redraw, names="value")
+        self.redraw()
+
+    def redraw(self, change: dict | None = None) -> None:
+        """Call the view with the controls' current values and show its figure."""
+        values = {name: control.value for name, control in self.controls.items()}
+        figure, self.result = self.view(**values)
+        png = io.BytesIO()
+        figure.savefig(png, format="png", dpi=self.dpi, bbox_inches="tight")
+        plt.close(figure)
+        self.image.value = png.getvalue()
+
+
 # Lesson 03 explorer: activations and gradients through a deep stack, wrapped four ways.
 
 
@@ -356,22 +391,19 @@ def add_norm_stack_view(stats: dict[str, dict[str, np.ndarray]], title: str = ""
 
 def add_norm_explorer(
     depth: int = 48, gain: float = 0.8, sublayer: str = "linear"
-) -> widgets.interactive:
+) -> FigureExplorer:
     """Sliders for depth and sublayer gain, a sublayer dropdown: redraws the four arrangements."""
 
-    def show(depth: int, gain: float, sublayer: str) -> dict[str, dict[str, np.ndarray]]:
+    def view(depth: int, gain: float, sublayer: str) -> tuple[plt.Figure, dict]:
         stats = add_norm_stack_data(depth=depth, gain=gain, sublayer=sublayer)
-        fig = add_norm_stack_view(stats, title=f"{depth} {sublayer} sublayers, gain {gain:.2f}")
-        plt.show()
-        plt.close(fig)
-        return stats
+        title = f"{depth} {sublayer} sublayers, gain {gain:.2f}"
+        return add_norm_stack_view(stats, title=title), stats
 
-    return widgets.interactive(
-        show,
-        depth=widgets.IntSlider(value=depth, min=2, max=96, step=2, description="depth"),
-        gain=widgets.FloatSlider(value=gain, min=0.25, max=2.0, step=0.05, description="gain"),
-        sublayer=widgets.Dropdown(options=list(SUBLAYER_KINDS), value=sublayer, description="sublayer"),
-    )
+    return FigureExplorer(view, {
+        "depth": widgets.IntSlider(value=depth, min=2, max=96, step=2, description="depth"),
+        "gain": widgets.FloatSlider(value=gain, min=0.25, max=2.0, step=0.05, description="gain"),
+        "sublayer": widgets.Dropdown(options=list(SUBLAYER_KINDS), value=sublayer, description="sublayer"),
+    })
 
 
 # Lesson 04: pictures of the sinusoidal encoding, and an explorer of positions and dimensions.
@@ -466,22 +498,18 @@ def positional_encoding_view(data: dict[str, np.ndarray | float | int | str]) ->
     return fig
 
 
-def positional_encoding_explorer(max_len: int = 64, d_model: int = 64) -> widgets.interactive:
-    """Position and channel sliders over the sinusoidal encoding: the entry, its wave, its neighbours."""
+def positional_encoding_explorer(max_len: int = 64, d_model: int = 64) -> FigureExplorer:
+    """Position and dimension sliders over the sinusoidal encoding: the entry, its wave, its neighbours."""
     positional_encoding_data(0, 0, max_len, d_model)  # checks the sizes now, not inside the callback
 
-    def show(position: int, dimension: int) -> dict[str, np.ndarray | float | int | str]:
+    def view(position: int, dimension: int) -> tuple[plt.Figure, dict]:
         data = positional_encoding_data(position, dimension, max_len, d_model)
-        fig = positional_encoding_view(data)
-        plt.show()
-        plt.close(fig)
-        return data
+        return positional_encoding_view(data), data
 
-    return widgets.interactive(
-        show,
-        position=widgets.IntSlider(value=max_len // 4, min=0, max=max_len - 1, description="position"),
-        dimension=widgets.IntSlider(value=0, min=0, max=d_model - 1, description="dimension"),
-    )
+    return FigureExplorer(view, {
+        "position": widgets.IntSlider(value=max_len // 4, min=0, max=max_len - 1, description="position"),
+        "dimension": widgets.IntSlider(value=0, min=0, max=d_model - 1, description="dimension"),
+    })
 
 
 # Lesson 05: Korean labels, the causal mask, and the translator's cross-attention.
