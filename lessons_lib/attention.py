@@ -15,10 +15,11 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def check_mask(mask: torch.Tensor | None, scores_shape: torch.Size) -> None:
-    """Raise ValueError unless `mask` is boolean and broadcastable to `scores_shape`."""
+def check_mask(mask: torch.Tensor | None, scores: torch.Tensor) -> None:
+    """Raise ValueError unless `mask` is boolean, on the scores' device and broadcastable to them."""
     if mask is None:
         return
+    scores_shape = scores.shape
     if mask.dtype != torch.bool:
         raise ValueError(
             f"mask must be a boolean tensor (True = may attend), got dtype {mask.dtype}; "
@@ -33,6 +34,8 @@ def check_mask(mask: torch.Tensor | None, scores_shape: torch.Size) -> None:
             f"mask of shape {tuple(mask.shape)} cannot be broadcast to the attention scores "
             f"of shape {tuple(scores_shape)} (..., Tq, Tk)"
         )
+    if mask.device != scores.device:
+        raise ValueError(f"mask is on {mask.device} but q and k are on {scores.device}: use mask.to(q.device)")
 
 
 def scaled_dot_product_attention(
@@ -62,6 +65,13 @@ def scaled_dot_product_attention(
             f"k and v must have the same number of positions Tk; got k {tuple(k.shape)} "
             f"and v {tuple(v.shape)}"
         )
+    try:
+        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"the batch dimensions of q, k and v (all but the last two) must match or broadcast; "
+            f"got q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+        ) from None
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
 
@@ -69,7 +79,7 @@ def scaled_dot_product_attention(
     # 1. similarity of every query with every key, scaled so its variance stays near 1
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., Tq, D) @ (..., D, Tk) -> (..., Tq, Tk)
     if mask is not None:
-        check_mask(mask, scores.shape)
+        check_mask(mask, scores)
         # 2. forbidden positions get -inf, so exp(-inf) = 0 after the softmax
         scores = scores.masked_fill(~mask, float("-inf"))
     # 3. each row becomes a probability distribution over the keys
@@ -103,11 +113,10 @@ class SelfAttention(nn.Module):
 
     def __init__(self, d_model: int, d_k: int | None = None, bias: bool = False):
         super().__init__()
-        if d_model < 1:
-            raise ValueError(f"d_model must be a positive int, got {d_model}")
         d_k = d_model if d_k is None else d_k
-        if d_k < 1:
-            raise ValueError(f"d_k must be a positive int, got {d_k}")
+        for name, size in (("d_model", d_model), ("d_k", d_k)):
+            if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+                raise ValueError(f"{name} must be a positive int, got {size!r}")
         self.d_model = d_model
         self.d_k = d_k
         # query, key and value are three different uses of the same token vectors

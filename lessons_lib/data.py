@@ -350,7 +350,12 @@ def generate_pairs(num_pairs: int, seed: int = 0, p_place: float = 0.5,
             raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
     rng = random.Random(seed)
     pairs: dict[str, Pair] = {}  # keyed by English: every sentence is drawn at most once
-    while len(pairs) < num_pairs:
+    # p_place = 0 or p_time = 0 leaves fewer sentences reachable than count_sentences(): give up
+    # with a clear error rather than draw for ever
+    max_draws = 100 * num_pairs
+    for _ in range(max_draws):
+        if len(pairs) == num_pairs:
+            break
         verb = rng.choice(VERBS)
         subj = rng.choice(_subjects_of(verb))
         object_index = rng.choice(_choices(verb)[0])
@@ -361,6 +366,12 @@ def generate_pairs(num_pairs: int, seed: int = 0, p_place: float = 0.5,
         time_index = rng.randrange(len(TIMES)) if rng.random() < p_time else None
         pair = make_pair(subj, verb, object_index, place, time_index)
         pairs.setdefault(_key(pair.english), pair)
+    if len(pairs) < num_pairs:
+        raise ValueError(
+            f"num_pairs={num_pairs} is more than the grammar gives with p_place={p_place} and "
+            f"p_time={p_time}: {max_draws} draws found {len(pairs)} different sentences; ask for "
+            f"fewer pairs or allow more place and time phrases"
+        )
     return list(pairs.values())
 
 
@@ -485,7 +496,13 @@ def make_corpus(num_train: int = 6000, num_test: int = 1000, seed: int = 0,
     held_out_pairs, held_out_keys = list(held_out_by_key.values()), set(held_out_by_key)
     if len(held_out_keys) > num_test:
         raise ValueError(f"held_out has {len(held_out_keys)} sentences, more than num_test={num_test}")
-    drawn = generate_pairs(num_train + num_test + len(held_out_keys), seed=seed)
+    num_pairs = num_train + num_test + len(held_out_keys)
+    if num_pairs > count_sentences() // 4:
+        raise ValueError(
+            f"num_train + num_test = {num_train + num_test} is more than the corpus generator "
+            f"draws from the grammar ({count_sentences() // 4} pairs at most)"
+        )
+    drawn = generate_pairs(num_pairs, seed=seed)
     pairs = [pair for pair in drawn if _key(pair.english) not in held_out_keys]
     num_drawn_test = num_test - len(held_out_pairs)
     test_candidates = held_out_pairs + pairs[:num_drawn_test]

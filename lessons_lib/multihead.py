@@ -37,7 +37,7 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
-        if d_model < 1 or num_heads < 1:
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in (d_model, num_heads)):
             raise ValueError(
                 f"d_model and num_heads must be positive ints, got d_model={d_model}, "
                 f"num_heads={num_heads}"
@@ -90,6 +90,13 @@ class MultiHeadAttention(nn.Module):
         With need_weights=True, also returns the per-head weights (B, H, Tq, Tk).
         """
         self._check_inputs(query, key, value)
+        if mask is not None and mask.dim() == 3:
+            # (B, Tq, Tk) would broadcast as (1, B, Tq, Tk): one mask per HEAD, silently wrong
+            raise ValueError(
+                f"mask of shape {tuple(mask.shape)} is 3-D, which is ambiguous against the "
+                f"(B, H, Tq, Tk) scores; give (Tq, Tk) for all sentences, or (B, 1, Tq, Tk) "
+                f"(mask[:, None]) for one mask per sentence"
+            )
         # 1. project, then split the channels into heads
         q = split_heads(self.W_q(query), self.num_heads)  # (B, Tq, C) -> (B, H, Tq, D)
         k = split_heads(self.W_k(key), self.num_heads)  # (B, Tk, C) -> (B, H, Tk, D)
@@ -113,21 +120,17 @@ class MultiHeadAttention(nn.Module):
                 f"reference has kdim={reference.kdim}, vdim={reference.vdim} different from "
                 f"embed_dim={reference.embed_dim}; only equal widths are supported"
             )
-        if reference.bias_k is not None:
-            raise ValueError("reference was built with add_bias_kv=True, which is not supported")
+        if reference.bias_k is not None or reference.add_zero_attn:
+            raise ValueError(
+                "reference was built with add_bias_kv=True or add_zero_attn=True, which add "
+                "keys this layer does not have"
+            )
         has_bias = reference.in_proj_bias is not None
         mha = cls(reference.embed_dim, reference.num_heads, reference.dropout, bias=has_bias)
         d = reference.embed_dim
         with torch.no_grad():
-            if reference.in_proj_weight is not None:
-                # torch stores W_q, W_k, W_v stacked in one (3C, C) matrix
-                weights = reference.in_proj_weight.split(d)
-            else:
-                weights = (
-                    reference.q_proj_weight,
-                    reference.k_proj_weight,
-                    reference.v_proj_weight,
-                )
+            # with kdim = vdim = embed_dim, torch stores W_q, W_k, W_v stacked in one (3C, C) matrix
+            weights = reference.in_proj_weight.split(d)
             biases = reference.in_proj_bias.split(d) if has_bias else (None, None, None)
             for linear, w, b in zip((mha.W_q, mha.W_k, mha.W_v), weights, biases, strict=True):
                 linear.weight.copy_(w)

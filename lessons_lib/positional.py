@@ -61,10 +61,10 @@ class PositionalEncoding(nn.Module):
 class LearnedPositionalEmbedding(nn.Module):
     """Adds a trained vector per position (as BERT and GPT do) to (B, T, d_model) embeddings."""
 
-    def __init__(self, max_len: int, d_model: int):
+    def __init__(self, d_model: int, max_len: int = 512):
         super().__init__()
-        if max_len < 1 or d_model < 1:
-            raise ValueError(f"max_len and d_model must be positive, got {max_len} and {d_model}")
+        if d_model < 1 or max_len < 1:
+            raise ValueError(f"d_model and max_len must be positive, got {d_model} and {max_len}")
         self.d_model = d_model
         self.max_len = max_len
         self.embedding = nn.Embedding(max_len, d_model)

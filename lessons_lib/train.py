@@ -182,10 +182,14 @@ class Translation(NamedTuple):
 
 
 def translate(model: Transformer, sentence: str, src_vocab: Vocab, tgt_vocab: Vocab,
-              max_len: int = 20) -> Translation:
-    """Translate one sentence greedily; unknown words raise ValueError with suggestions."""
+              max_len: int | None = None) -> Translation:
+    """Translate one sentence greedily (at most `max_len` words, default: all the model can hold).
+
+    Unknown words raise ValueError with suggestions.
+    """
     device = next(model.parameters()).device
     src = torch.tensor([src_vocab.encode(sentence)], device=device)  # (1, S)
+    max_len = model.config.max_len - 1 if max_len is None else max_len  # one position for SOS
     output = greedy_decode(model, src, tgt_vocab.sos_id, tgt_vocab.eos_id, max_len)[0]  # (L,)
     generated = output.tolist()
     if tgt_vocab.eos_id in generated:  # keep up to and including EOS; the rest is PAD
@@ -195,9 +199,11 @@ def translate(model: Transformer, sentence: str, src_vocab: Vocab, tgt_vocab: Vo
     decoder_input = torch.tensor([[tgt_vocab.sos_id, *generated[:-1]]], device=device)  # (1, L)
     was_training = model.training
     model.eval()
-    with torch.no_grad():
-        _, maps = model(src, decoder_input, need_weights=True)
-    model.train(was_training)
+    try:
+        with torch.no_grad():
+            _, maps = model(src, decoder_input, need_weights=True)
+    finally:
+        model.train(was_training)
     cross = torch.stack([w[0] for w in maps.decoder_cross]).cpu()  # L x (H, T, S) -> (L, H, T, S)
     return Translation(
         text=tgt_vocab.decode(generated),

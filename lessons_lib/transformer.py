@@ -373,18 +373,20 @@ def greedy_decode(model: Transformer, src: torch.Tensor, sos_id: int, eos_id: in
                          f"max_len minus one, for SOS), got {max_len!r}")
     was_training = model.training
     model.eval()
-    src_mask = model.src_mask(src)  # (B, 1, 1, S)
-    memory = model.encode(src)  # (B, S) -> (B, S, C): the source is read once
-    tokens = torch.full((src.shape[0], 1), sos_id, dtype=torch.long, device=src.device)  # (B, 1)
-    finished = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)  # (B,)
-    for _ in range(max_len):
-        logits = model.decode(tokens, memory, src_mask)  # (B, t) -> (B, t, V)
-        next_token = logits[:, -1].argmax(dim=-1)  # (B, V) -> (B,): the most likely next word
-        next_token = next_token.masked_fill(finished, pad_id)  # stopped rows only get PAD
-        tokens = torch.cat([tokens, next_token[:, None]], dim=1)  # (B, t) -> (B, t + 1)
-        finished |= next_token == eos_id
-        if finished.all():
-            break
-    model.train(was_training)
+    try:
+        src_mask = model.src_mask(src)  # (B, 1, 1, S)
+        memory = model.encode(src)  # (B, S) -> (B, S, C): the source is read once
+        tokens = torch.full((src.shape[0], 1), sos_id, dtype=torch.long, device=src.device)  # (B, 1)
+        finished = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)  # (B,)
+        for _ in range(max_len):
+            logits = model.decode(tokens, memory, src_mask)  # (B, t) -> (B, t, V)
+            next_token = logits[:, -1].argmax(dim=-1)  # (B, V) -> (B,): the most likely next word
+            next_token = next_token.masked_fill(finished, pad_id)  # stopped rows only get PAD
+            tokens = torch.cat([tokens, next_token[:, None]], dim=1)  # (B, t) -> (B, t + 1)
+            finished |= next_token == eos_id
+            if finished.all():
+                break
+    finally:
+        model.train(was_training)  # the caller's mode, even after an error
     return tokens[:, 1:]  # drop SOS: (B, 1 + L) -> (B, L)
 

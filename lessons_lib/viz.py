@@ -315,10 +315,11 @@ class FigureExplorer(widgets.VBox):
     """Controls above a picture: each change calls `view(**values) -> (figure, data)` and redraws.
 
     The figure is rendered to PNG and shown in an Image widget, not captured by an Output widget
-    (as `widgets.interactive` does): while a cell runs, nbclient (papermill's engine) copies what an
-    Output widget captures back to the kernel on the shell channel it is waiting on for the cell's
-    reply, and runs of such cells were seen to hang at random (see nbclient issue #312).
-    The last `data` is kept in `result`, and the controls, by name, in `controls`.
+    as `widgets.interactive` does. With ipykernel 7, papermill runs of cells holding an Output
+    widget were seen to hang now and then (ipykernel#1554; the course pins ipykernel below 7 and
+    saw no hang in 25 runs of lessons 01-02 since); an Image widget keeps this explorer clear of
+    that path altogether. The last `data` is kept in `result`, and the controls, by name, in
+    `controls`.
     """
 
     def __init__(self, view, controls: dict[str, widgets.ValueWidget], dpi: int = 80):
@@ -675,9 +676,10 @@ def translation_explorer(model: Transformer, src_vocab: Vocab, tgt_vocab: Vocab,
     num_layers = len(model.decoder.layers)
     num_heads = model.config.num_heads
 
-    def show(sentence: str, layer: int, head: int | None) -> dict | None:
+    def show(sentence: str, layer: int, head: int | str) -> dict | None:
         try:
-            data = translation_data(model, sentence, src_vocab, tgt_vocab, layer, head)
+            head_index = None if head == "mean" else head
+            data = translation_data(model, sentence, src_vocab, tgt_vocab, layer, head_index)
         except ValueError as error:  # an unknown word: say which, and what is close
             print(error)
             return None
@@ -691,6 +693,7 @@ def translation_explorer(model: Transformer, src_vocab: Vocab, tgt_vocab: Vocab,
         sentence=widgets.Text(value=sentence, description="English", continuous_update=False),
         layer=widgets.Dropdown(options=list(range(num_layers)), value=num_layers - 1,
                                description="layer"),
-        head=widgets.Dropdown(options=[("mean", None)] + [(f"head {h}", h) for h in range(num_heads)],
-                              value=None, description="head"),
+        # not None for "mean": a Dropdown whose value is None shows as no selection at all
+        head=widgets.Dropdown(options=[("mean", "mean")] + [(f"head {h}", h) for h in range(num_heads)],
+                              value="mean", description="head"),
     )

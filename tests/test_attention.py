@@ -112,6 +112,7 @@ def test_self_attention_module_uses_the_function():
         ((2, 5, 8), (2, 5, 6), (2, 5, 6), ["q and k", "(2, 5, 8)", "(2, 5, 6)"]),
         ((2, 5, 8), (2, 5, 8), (2, 4, 8), ["k and v", "(2, 4, 8)"]),
         ((8,), (5, 8), (5, 8), ["at least 2-D", "(8,)"]),
+        ((2, 5, 8), (3, 5, 8), (3, 5, 8), ["batch dimensions", "(2, 5, 8)", "(3, 5, 8)"]),
     ],
 )
 def test_bad_shapes_raise_value_error_naming_them(q_shape, k_shape, v_shape, words):
@@ -142,3 +143,18 @@ def test_self_attention_rejects_2d_input():
 def test_causal_mask_rejects_bad_length(bad):
     with pytest.raises(ValueError, match="T must be a positive int"):
         causal_mask(bad)
+
+
+def test_gradients_through_a_fully_masked_row_are_finite():
+    q, k, v = (t.requires_grad_() for t in _qkv(B=1, H=1, Tq=2, Tk=3))
+    mask = torch.tensor([[True, False, True], [False, False, False]])
+    out, _ = scaled_dot_product_attention(q, k, v, mask=mask)
+    out.sum().backward()
+    assert all(torch.isfinite(t.grad).all() for t in (q, k, v))
+    assert torch.all(q.grad[..., 1, :] == 0)  # the query that sees nothing learns nothing
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5])
+def test_self_attention_sizes_must_be_positive_ints(bad):
+    with pytest.raises(ValueError, match="must be a positive int"):
+        SelfAttention(d_model=bad)

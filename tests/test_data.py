@@ -201,3 +201,14 @@ def test_make_pair_rejects_places_the_verb_does_not_take():
         data.make_pair(me, go, None, None, None)
     with pytest.raises(ValueError, match="'library' is not one of the places of 'swim'"):
         data.make_pair(me, swim, None, "library", None)
+
+
+def test_asking_for_more_sentences_than_the_settings_reach_raises_instead_of_looping():
+    from lessons_lib.data import generate_pairs, make_corpus
+
+    # without place and time phrases the grammar reaches 2,033 sentences
+    assert len(generate_pairs(2000, p_place=0.0, p_time=0.0)) == 2000
+    with pytest.raises(ValueError, match=r"num_pairs=3000 .* found 2033 different sentences"):
+        generate_pairs(3000, p_place=0.0, p_time=0.0)
+    with pytest.raises(ValueError, match=r"num_train \+ num_test = 41000"):
+        make_corpus(num_train=40000, num_test=1000)

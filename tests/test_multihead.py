@@ -65,7 +65,7 @@ def test_key_padding_mask_parity(pair):
     torch.testing.assert_close(ours(query, memory, memory, mask=mask), expected, atol=1e-5, rtol=1e-5)
 
 
-def test_parity_without_bias_and_with_separate_projections():
+def test_parity_without_bias():
     torch.manual_seed(1)
     no_bias = nn.MultiheadAttention(D_MODEL, HEADS, bias=False, batch_first=True)
     x = torch.randn(2, 5, D_MODEL)
@@ -118,3 +118,24 @@ def test_mask_of_wrong_shape_raises_value_error():
 def test_from_torch_rejects_other_modules():
     with pytest.raises(ValueError, match="torch.nn.MultiheadAttention"):
         MultiHeadAttention.from_torch(nn.Linear(4, 4))
+
+
+def test_a_3d_mask_is_refused_because_it_would_broadcast_over_heads():
+    mha = MultiHeadAttention(D_MODEL, num_heads=2)
+    x = torch.randn(2, 5, D_MODEL)
+    per_sentence = causal_mask(5).expand(2, 5, 5)  # (B, Tq, Tk) with B == H: no broadcast error
+    with pytest.raises(ValueError, match=r"3-D, which is ambiguous .*mask\[:, None\]"):
+        mha(x, x, x, mask=per_sentence)
+    torch.testing.assert_close(mha(x, x, x, mask=per_sentence[:, None]), mha(x, x, x, mask=causal_mask(5)))
+
+
+def test_from_torch_refuses_extra_keys_it_cannot_copy():
+    for extra in ({"add_bias_kv": True}, {"add_zero_attn": True}):
+        with pytest.raises(ValueError, match="add_bias_kv=True or add_zero_attn=True"):
+            MultiHeadAttention.from_torch(nn.MultiheadAttention(D_MODEL, HEADS, batch_first=True, **extra))
+
+
+@pytest.mark.parametrize(("d_model", "num_heads"), [(16, 2.0), (0, 1), (True, 1)])
+def test_sizes_must_be_positive_ints(d_model, num_heads):
+    with pytest.raises(ValueError, match="must be positive ints"):
+        MultiHeadAttention(d_model, num_heads)

@@ -27,10 +27,17 @@ def test_matches_the_formula_element_by_element(max_len, d_model):
     torch.testing.assert_close(sinusoidal_encoding(max_len, d_model), _by_the_formula(max_len, d_model), atol=1e-5, rtol=1e-5)
 
 
-def test_each_pair_is_a_rotation_of_position_zero():
-    pe = sinusoidal_encoding(30, 8)
-    # sin^2 + cos^2 = 1 for every (sin, cos) pair at every position
-    torch.testing.assert_close(pe[:, 0::2] ** 2 + pe[:, 1::2] ** 2, torch.ones(30, 4))
+@pytest.mark.parametrize("offset", [1, 5, 17])
+def test_moving_k_positions_rotates_each_sin_cos_pair_by_the_same_angle(offset):
+    pe = sinusoidal_encoding(64, 8).double()
+    sin, cos = pe[:, 0::2], pe[:, 1::2]  # (T, 4) each: one (sin, cos) pair per frequency
+    inv_freq = torch.exp(-math.log(10000.0) * torch.arange(0, 8, 2, dtype=torch.float64) / 8)
+    angle = offset * inv_freq  # (4,): the rotation of each pair, the same at every position
+    # (sin(a + b), cos(a + b)) = (sin a cos b + cos a sin b, cos a cos b - sin a sin b)
+    moved_sin = sin[:-offset] * torch.cos(angle) + cos[:-offset] * torch.sin(angle)
+    moved_cos = cos[:-offset] * torch.cos(angle) - sin[:-offset] * torch.sin(angle)
+    torch.testing.assert_close(moved_sin, sin[offset:], atol=1e-5, rtol=0)
+    torch.testing.assert_close(moved_cos, cos[offset:], atol=1e-5, rtol=0)
 
 
 def test_positional_encoding_adds_the_table():
@@ -42,7 +49,7 @@ def test_positional_encoding_adds_the_table():
 
 def test_learned_embedding_adds_one_trained_vector_per_position():
     torch.manual_seed(0)
-    module = LearnedPositionalEmbedding(max_len=10, d_model=4)
+    module = LearnedPositionalEmbedding(d_model=4, max_len=10)
     x = torch.zeros(3, 5, 4)
     out = module(x)
     torch.testing.assert_close(out[1], module.embedding.weight[:5])
@@ -51,7 +58,7 @@ def test_learned_embedding_adds_one_trained_vector_per_position():
     assert module.embedding.weight.grad[5:].abs().sum() == 0
 
 
-@pytest.mark.parametrize("module", [PositionalEncoding(8, max_len=4), LearnedPositionalEmbedding(4, 8)])
+@pytest.mark.parametrize("module", [PositionalEncoding(8, max_len=4), LearnedPositionalEmbedding(8, max_len=4)])
 def test_too_long_or_wrong_shape_raises(module):
     with pytest.raises(ValueError, match="T=5 is longer than max_len=4"):
         module(torch.randn(1, 5, 8))

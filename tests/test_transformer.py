@@ -275,7 +275,7 @@ def test_greedy_decode_respects_max_len():
 
 
 def test_greedy_decode_equals_the_argmax_of_a_teacher_forced_pass_on_its_own_output():
-    model = _model(seed=5).train()  # greedy_decode must switch dropout off itself
+    model = _model(seed=5, dropout=0.5).train()  # greedy_decode must switch dropout off itself
     src = torch.randint(3, 11, (4, 5), generator=torch.Generator().manual_seed(1))
     out = greedy_decode(model, src, SOS, EOS, max_len=6)
     assert model.training  # and give the mode back
@@ -299,3 +299,10 @@ def test_greedy_decode_rejects_bad_arguments(kwargs, message):
     arguments = {"sos_id": SOS, "eos_id": EOS, "max_len": 5} | kwargs
     with pytest.raises(ValueError, match=message):
         greedy_decode(_model(), torch.tensor([[3, 4]]), **arguments)
+
+
+def test_greedy_decode_gives_the_mode_back_even_after_an_error():
+    model = _model().train()
+    with pytest.raises(ValueError, match="src"):
+        greedy_decode(model, torch.tensor([[3, 400]]), SOS, EOS, max_len=5)  # 400: not in the vocabulary
+    assert model.training

@@ -110,6 +110,17 @@ def test_translation_explorer_renders_and_reports_unknown_words(model, corpus, c
     assert "did you mean home" in capsys.readouterr().out
 
 
+def test_translation_explorer_head_choice_shows_a_label_and_switches_heads(model, corpus):
+    explorer = viz.translation_explorer(model, corpus.src_vocab, corpus.tgt_vocab)
+    head = explorer.children[2]
+    # a Dropdown whose value is None shows no selection in the browser: "mean" must be a real value
+    assert head.label == "mean" and explorer.result["head"] is None
+    head.value = 1
+    assert explorer.result["head"] == 1
+    head.value = "mean"
+    assert explorer.result["head"] is None
+
+
 def test_the_packaged_nanum_gothic_is_found_when_the_system_has_no_korean_font(monkeypatch):
     from matplotlib import font_manager
 
