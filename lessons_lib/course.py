@@ -23,6 +23,22 @@ no object that claims to equal everything can reach it. A question scores its po
 visible tests pass and every hidden case agrees; otherwise 0, and the feedback says why without
 showing any hidden test code. The submitted file is only read, never written, moved or deleted.
 
+The hidden tests compare the student's functions with lessons_lib's, so an answer must not be
+lessons_lib's. The rule, also stated in the header of every exercise: a question asks for the
+functions (or classes) whose `def` its exercise answer cell gives (`Question.answer_names`); it
+scores 0, with feedback naming the code, when the student's answer cells up to and including its
+own import, name or look up lessons_lib's object of one of those names (`from lessons_lib.attention
+import causal_mask`; `attention.causal_mask(T)` inside the student's own `def causal_mask`;
+`getattr(module, "causal_mask")` on an alias of lessons_lib), or reach into lessons_lib by a name
+computed at run time (`getattr(attention, "causal" + "_mask")`). Anything else in lessons_lib may
+be used: helpers (`attention.padding_mask`), the parts of a layer the student is handed, and the
+package's versions of the functions that earlier questions asked for (02's multi-head answer calls
+`multihead.split_heads`, 05's decoder mask `attention.causal_mask`). This is read in the source
+(`answers_taken_from_library`), following aliases from cell to cell and strings given to exec, and
+checked again in the kernel after each answer cell (`selfcheck.record_answer_origins`): an answer
+that is a lessons_lib function or class, wraps one (`functools.wraps`, a partial) or reuses its code
+object scores 0 too, however it was obtained. A solution whose own answers break the rule is refused.
+
 nbgrader's own `autograde` also works on solutions/ (see course/nbgrader_config.py), but it runs
 the tests in the student's kernel after the student's code: there, a submission that patches the
 assertion helpers passes (tests/fixtures/grading/.../fail_monkeypatched_asserts.ipynb scores 6/6
@@ -31,12 +47,19 @@ under nbgrader 0.9.6 and 1/6 here).
 What this does not do: sandbox the student's code. It runs as the grader's user, so a
 deliberately malicious submission could touch other files, and code that inspects its own
 process can read the hidden inputs (not change the verdict); grade untrusted work in a container.
+Nor does it prove authorship: a function that calls lessons_lib's through a name built at run time
+and bound outside lessons_lib's aliases, or that is a copy of lessons_lib's source, passes the rule
+above; the check in the kernel runs where the student's code could disable it. The rule stops the
+easy ways; a hidden one is plagiarism, for people to judge.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
+import functools
+import importlib.util
 import json
 import os
 import queue
@@ -53,7 +76,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from lessons_lib.selfcheck import GRADING_DIR_ENV, GRADING_MODE_ENV, compare
+from lessons_lib.selfcheck import GRADING_DIR_ENV, GRADING_MODE_ENV, LIBRARY, ORIGINS_DIR, compare
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,6 +90,7 @@ OUTPUT_LIMIT = 2_000  # characters of a cell's output kept for the feedback
 ERROR_LIMIT = 1_500  # characters of an error message kept for the feedback
 MAX_SUBMISSION_BYTES = 20 * 2**20
 MAX_ANSWERS_BYTES = 64 * 2**20
+MAX_ORIGINS_BYTES = 64 * 2**10
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -85,18 +109,20 @@ class InvalidSubmission(Exception):
 
 @dataclass(frozen=True)
 class Question:
-    """One graded question: its test cell's grade_id, its points and its answer cell's grade_id."""
+    """One graded question: its test cell's grade_id, its points, its answer cell's grade_id and
+    the names of the functions (or classes) that the answer cell asks the student to write."""
 
     id: str
     points: float
     answer_id: str
+    answer_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Step:
     """One piece of code the grader runs: a context cell, an answer, or a test's visible or hidden part."""
 
-    kind: str  # "context", "answer", "visible" or "hidden"
+    kind: str  # "context", "answer", "visible", "hidden" or "origin" (the grader's own probe)
     source: str
     question: str = ""
 
@@ -180,7 +206,7 @@ def load_assignment(path: Path) -> Assignment:
                 )
             answer_step, answer_id = pending
             steps[answer_step] = replace(steps[answer_step], question=grade_id)
-            questions.append(Question(grade_id, points, answer_id))
+            questions.append(Question(grade_id, points, answer_id, answer_names(steps[answer_step].source)))
             steps.append(Step("visible", visible, grade_id))
             steps.append(Step("hidden", hidden, grade_id))
             pending = None
@@ -193,6 +219,10 @@ def load_assignment(path: Path) -> Assignment:
     ids = [q.id for q in questions] + [q.answer_id for q in questions]
     if len(set(ids)) != len(ids):
         raise CourseError(f"{path.name}: grade_ids must be unique, got {ids}")
+    taken = answers_taken_from_library(steps, questions)
+    if taken:
+        question_id, notes = next(iter(taken.items()))
+        raise CourseError(f"{path.name}: the solution of {question_id} would score 0: {notes[0]}")
     timeout = notebook.metadata.get("lessons_course", {}).get("cell_timeout_s", DEFAULT_CELL_TIMEOUT_S)
     return Assignment(path.parent.name, path, tuple(questions), tuple(steps), float(timeout))
 
@@ -208,6 +238,442 @@ def find_assignment(root: Path, name: str) -> Path:
     if not path.is_file():
         raise CourseError(f"no assignment {name!r}: expected {path}; there are {assignment_names(root)}")
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers taken from lessons_lib: read in the source of the answer cells, before anything runs
+
+_SOLUTION_BLOCK = re.compile(r"^([ \t]*)#+ *BEGIN SOLUTION.*?#+ *END SOLUTION[^\n]*", re.S | re.M)
+_IMPORTERS = {"import_module", "__import__"}  # importlib.import_module("..."), __import__("...")
+# calls that run a string as code; IPython turns `%time x` into get_ipython().run_line_magic(...)
+_CODE_RUNNERS = {"exec", "eval", "compile", "run_cell", "run_line_magic", "run_cell_magic"}
+_UNREADABLE = {"?", "*", "__dict__"}  # a name computed at run time, a star import, a namespace
+
+
+def parse_cell(source: str) -> tuple[ast.Module, str] | None:
+    """A notebook cell as Python (IPython's %magics and !commands turned into calls), and that code.
+
+    None when it is not Python: such a cell fails in the kernel too, and so defines nothing.
+    """
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        source = TransformerManager().transform_cell(source)
+    except Exception:  # not IPython syntax either; ast.parse decides
+        pass
+    try:
+        return ast.parse(source), source
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def answer_names(solution_source: str) -> tuple[str, ...]:
+    """The functions and classes an answer cell asks for: the ones its exercise version defines.
+
+    The exercise version is the solution's cell with each solution block removed (what nbgrader
+    gives the student: the `def` line and docstring, then `raise NotImplementedError()`). A cell
+    whose whole code is one solution block asks for whatever the solution defines.
+    """
+    stub = _SOLUTION_BLOCK.sub(lambda match: f"{match.group(1)}pass", solution_source)
+    for source in (stub, solution_source):
+        parsed = parse_cell(source)
+        kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        names = tuple(node.name for node in parsed[0].body if isinstance(node, kinds)) if parsed else ()
+        if names:
+            return names
+    return ()
+
+
+@dataclass(frozen=True)
+class LibraryUse:
+    """A place in an answer cell that names something of lessons_lib: its dotted path, where, how."""
+
+    path: str  # "lessons_lib.attention.causal_mask"; a part "?" is a name computed at run time
+    line: int  # in the cell
+    code: str  # the code, shortened, for the feedback
+    imported: bool  # an import statement, rather than a name or an attribute
+
+    @property
+    def parts(self) -> set[str]:
+        """The names after `lessons_lib` in the path."""
+        return set(self.path.split(".")[1:])
+
+    @property
+    def unreadable(self) -> bool:
+        """Whether the grader cannot tell which lessons_lib name this is (getattr with a computed name...)."""
+        return bool(self.parts & _UNREADABLE)
+
+
+def _is_library(module: str) -> bool:
+    return module == LIBRARY or module.startswith(LIBRARY + ".")
+
+
+def _constant_str(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _called_name(func: ast.AST) -> str:
+    if isinstance(func, ast.Name):
+        return func.id
+    return func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def _star_names(module: str) -> dict[str, bool] | None:
+    """What `from MODULE import *` binds, read from the module's source (never run); None if unreadable.
+
+    Each name maps to whether it is lessons_lib's own (defined there or imported from lessons_lib),
+    not something the module imported from elsewhere (torch, math).
+    """
+    try:
+        spec = importlib.util.find_spec(module)
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    except Exception:  # no such module, no source file, not Python
+        return None
+    names: dict[str, bool] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names[node.name] = True
+        elif isinstance(node, ast.Import):
+            names.update({a.asname or a.name.split(".")[0]: _is_library(a.name) for a in node.names})
+        elif isinstance(node, ast.ImportFrom):
+            own = node.level > 0 or _is_library(node.module or "")
+            names.update({a.asname or a.name: own for a in node.names if a.name != "*"})
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id == "__all__" and node.value is not None:
+                    try:
+                        return dict.fromkeys(map(str, ast.literal_eval(node.value)), True)
+                    except ValueError:
+                        return None
+                names.update({n.id: True for n in ast.walk(target) if isinstance(n, ast.Name)})
+    return {name: own for name, own in names.items() if not name.startswith("_")}
+
+
+class LibraryUses(ast.NodeVisitor):
+    """Reads cells in the order they run and collects, for each, where it names lessons_lib.
+
+    It follows the names bound to lessons_lib and its contents from cell to cell (`from lessons_lib
+    import attention`, `a = attention`, `m = importlib.import_module("lessons_lib.attention")`,
+    `sys.modules["lessons_lib.attention"]`), so `attention.causal_mask`, `getattr(m, "causal_mask")`
+    or `vars(m)["causal_mask"]` all read as lessons_lib.attention.causal_mask. A parameter hides an
+    outer name of the same name; a name assigned anything else stops being an alias. Strings given
+    to exec, eval or IPython's run_* are read as code too.
+    """
+
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}  # name -> the dotted lessons_lib path it stands for
+        self.uses: list[LibraryUse] = []
+        self.source = ""  # the cell as Python
+        self.written: list[str] = []  # the cell's lines as written, %magics and all
+        self.anchor: ast.AST | None = None  # the exec(...) whose string is being read
+
+    def scan(self, source: str) -> list[LibraryUse]:
+        """The uses of lessons_lib in one cell; the names it binds carry over to the next cells."""
+        self.uses = []
+        parsed = parse_cell(source)
+        if parsed is None:
+            return []
+        tree, self.source = parsed
+        self.written = source.splitlines()
+        try:
+            self.visit(tree)
+        except RecursionError:  # code nested deeper than the grader reads: treat it as hiding a name
+            self.uses.append(LibraryUse(f"{LIBRARY}.?", 1, "(code nested too deeply to read)", False))
+        return self.uses
+
+    # -- what an expression stands for
+
+    def resolve(self, node: ast.AST) -> str | None:
+        """The dotted lessons_lib path that an expression evaluates to, when it is one; else None."""
+        if isinstance(node, ast.Name):
+            return self.aliases.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.resolve(node.value)
+            return f"{base}.{node.attr}" if base else None
+        if isinstance(node, ast.Subscript):
+            key = _constant_str(node.slice)
+            if _called_name(node.value) == "modules" and key is not None:
+                return key if _is_library(key) else None  # sys.modules["lessons_lib.attention"]
+            base = self.resolve(node.value)
+            if base and base.endswith(".__dict__"):
+                return f"{base[: -len('.__dict__')]}.{key if key is not None else '?'}"
+            return None
+        if isinstance(node, ast.Call):
+            name = _called_name(node.func)
+            if name in _IMPORTERS and node.args:
+                module = _constant_str(node.args[0])
+                return module if module is not None and _is_library(module) else None
+            if name in ("getattr", "vars") and node.args:
+                base = self.resolve(node.args[0])
+                if base is None:
+                    return None
+                if name == "vars":
+                    return f"{base}.__dict__"
+                attr = _constant_str(node.args[1]) if len(node.args) > 1 else None
+                return f"{base}.{attr if attr is not None else '?'}"
+        return None
+
+    def _record(self, path: str, node: ast.AST, imported: bool) -> None:
+        where = self.anchor or node
+        line = getattr(where, "lineno", 1)
+        code = ast.get_source_segment(self.source, where) or ""
+        if "get_ipython()" in code and line <= len(self.written):  # a %magic: show it as written
+            code = self.written[line - 1].strip()
+        code = " ".join(code.split()).replace("`", "'")
+        code = code if len(code) <= 80 else code[:77] + "..."
+        self.uses.append(LibraryUse(path, line, code, imported))
+
+    # -- bindings
+
+    def _bind(self, name: str, path: str | None) -> None:
+        if path is None:
+            self.aliases.pop(name, None)
+        else:
+            self.aliases[name] = path
+
+    def _bind_target(self, target: ast.AST, value: ast.AST | None) -> None:
+        if isinstance(target, ast.Name):
+            self._bind(target.id, self.resolve(value) if value is not None else None)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            values = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
+            if values is not None and len(values) != len(target.elts):
+                values = None
+            for index, element in enumerate(target.elts):
+                self._bind_target(element, values[index] if values is not None else None)
+        elif isinstance(target, ast.Starred):
+            self._bind_target(target.value, None)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if _is_library(alias.name):
+                self._record(alias.name, node, imported=True)
+                self._bind(alias.asname or alias.name.split(".")[0],
+                           alias.name if alias.asname else alias.name.split(".")[0])
+            else:
+                self._bind(alias.asname or alias.name.split(".")[0], None)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        library = node.level == 0 and _is_library(module)
+        for alias in node.names:
+            if alias.name == "*":
+                names = _star_names(module) if library else None
+                if library and names is None:
+                    self._record(f"{module}.*", node, imported=True)
+                for name, own in (names or {}).items():
+                    if own:
+                        self._record(f"{module}.{name}", node, imported=True)
+                    self._bind(name, f"{module}.{name}" if own else None)
+                continue
+            if library:
+                self._record(f"{module}.{alias.name}", node, imported=True)
+            self._bind(alias.asname or alias.name, f"{module}.{alias.name}" if library else None)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            self._visit_target(target)
+            self._bind_target(target, node.value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+        self._visit_target(node.target)
+        self._bind_target(node.target, node.value)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        self._visit_target(node.target)
+        self._bind_target(node.target, None)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self._bind_target(node.target, node.value)
+
+    def _visit_target(self, target: ast.AST) -> None:
+        """The expressions inside an assignment's target (x.attr = ..., d[key] = ...), not its names."""
+        if isinstance(target, (ast.Attribute, ast.Subscript)):
+            self.visit(target.value)
+            if isinstance(target, ast.Subscript):
+                self.visit(target.slice)
+        elif isinstance(target, (ast.Tuple, ast.List, ast.Starred)):
+            for child in ast.iter_child_nodes(target):
+                self._visit_target(child)
+
+    def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        arguments = node.args
+        for default in [*arguments.defaults, *arguments.kw_defaults]:
+            if default is not None:
+                self.visit(default)
+        if not isinstance(node, ast.Lambda):
+            for decorator in node.decorator_list:
+                self.visit(decorator)
+        parameters = [a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]]
+        parameters += [a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None]
+        body = [node.body] if isinstance(node, ast.Lambda) else node.body
+        self._visit_scope(body, hidden=parameters)
+
+    def _visit_scope(self, body: list[ast.AST], hidden: Sequence[str] = ()) -> None:
+        """Visit a function's or class's body: what it binds stays inside, unless declared global."""
+        outer = dict(self.aliases)
+        for name in hidden:
+            self.aliases.pop(name, None)
+        for statement in body:
+            self.visit(statement)
+        declared = {name for statement in body for node in ast.walk(statement)
+                    if isinstance(node, ast.Global) for name in node.names}
+        inner, self.aliases = self.aliases, outer
+        for name in declared:
+            self._bind(name, inner.get(name))
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._visit_function(node)
+        self._bind(node.name, None)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self._visit_function(node)
+        self._bind(node.name, None)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._visit_function(node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for child in [*node.decorator_list, *node.bases, *node.keywords]:
+            self.visit(child)
+        self._visit_scope(node.body)
+        self._bind(node.name, None)
+
+    # -- uses
+
+    def _visit_expression(self, node: ast.expr) -> None:
+        if isinstance(getattr(node, "ctx", ast.Load()), ast.Load):
+            path = self.resolve(node)
+            if path is not None:
+                self._record(path, node, imported=False)
+                return
+        self.generic_visit(node)
+
+    visit_Name = visit_Attribute = visit_Subscript = _visit_expression
+
+    def visit_Call(self, node: ast.Call) -> None:
+        path = self.resolve(node)
+        if path is not None:
+            self._record(path, node, imported=False)
+            for argument in [*node.args[1:], *node.keywords]:  # getattr's default, say
+                self.visit(argument)
+            return
+        if _called_name(node.func) in _CODE_RUNNERS:
+            for argument in node.args:
+                code = _constant_str(argument)
+                parsed = parse_cell(code) if code is not None else None
+                if parsed is not None:  # what it finds is shown as this call, in the cell's code
+                    anchor, self.anchor = self.anchor, self.anchor or node
+                    try:
+                        self.visit(parsed[0])
+                    finally:
+                        self.anchor = anchor
+        self.generic_visit(node)
+
+
+@functools.cache
+def library_names() -> frozenset[str]:
+    """The names lessons_lib's modules define at top level (functions, classes, assignments) and
+    the methods of their classes, read from the source."""
+    names: set[str] = set()
+    for path in Path(__file__).parent.glob("*.py"):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+                if isinstance(node, ast.ClassDef):
+                    names.update(m.name for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    return frozenset(names)
+
+
+def _taken_note(question: Question, cell_question: str, use: LibraryUse) -> tuple[str, str] | None:
+    """(what it takes, the feedback) for one use of lessons_lib, if it takes one of the question's functions.
+
+    A lookup the grader cannot read counts only when lessons_lib has something of one of those names.
+    """
+    names = [name for name in question.answer_names if name in use.parts]
+    if not names and not (use.unreadable and set(question.answer_names) & library_names()):
+        return None
+    where = f"`{use.code}`, line {use.line} of your answer cell"
+    where += "" if cell_question == question.id else f" for {cell_question}"
+    if names:
+        verb = "imports" if use.imported else "uses"
+        return names[0], (f"Your answer {verb} the course's own implementation of `{names[0]}` from "
+                          f"lessons_lib ({where}); write it yourself. An answer that takes the function "
+                          "it asks for from lessons_lib scores 0, whatever the tests say.")
+    wanted = " or ".join(f"`{name}`" for name in question.answer_names if name in library_names())
+    return "?", (f"Your answer reaches into lessons_lib by a name the grader cannot read ({where}), so "
+                 f"it may take the course's own implementation of {wanted}; write it yourself, and name "
+                 "what you use from lessons_lib plainly (like `attention.padding_mask`). This question "
+                 "scores 0.")
+
+
+def answers_taken_from_library(steps: Sequence[Step], questions: Sequence[Question]) -> dict[str, list[str]]:
+    """For each question whose answer takes what it asks for from lessons_lib, the notes that say where.
+
+    The rule: the answer cells up to and including a question's own must not import, name or look
+    up lessons_lib's function (or class) of the same name as one the question asks for (its
+    `answer_names`), nor reach into lessons_lib by a name computed at run time. Everything else in
+    lessons_lib may be used, the package's versions of earlier questions' functions included.
+    The instructor's cells are read too, for the names they bind, but never judged.
+    """
+    reader = LibraryUses()
+    by_id = {question.id: question for question in questions}
+    seen: list[tuple[str, LibraryUse]] = []  # (question of the answer cell, use), every answer cell so far
+    taken: dict[str, list[str]] = {}
+    for step in steps:
+        if step.kind not in ("context", "answer", "visible"):
+            continue  # hidden tests run in a copy of the namespace: they bind nothing
+        uses = reader.scan(step.source)
+        if step.kind != "answer" or step.question not in by_id:
+            continue
+        seen.extend((step.question, use) for use in uses)
+        question = by_id[step.question]
+        notes: dict[tuple[str, str], str] = {}  # the first note for each (answer cell, what it takes)
+        for cell_question, use in seen:
+            found = _taken_note(question, cell_question, use)
+            if found is not None:
+                notes.setdefault((cell_question, found[0]), found[1])
+        if notes:
+            taken[question.id] = list(notes.values())[:3]
+    return taken
+
+
+def origin_probe(question: Question) -> str:
+    """The code, run after a question's answer cell, that records which answers are lessons_lib's own."""
+    return isolated("from lessons_lib.selfcheck import record_answer_origins\n"
+                    f"record_answer_origins({question.id!r}, {list(question.answer_names)!r}, globals())")
+
+
+def read_origins(path: Path, question: Question) -> dict[str, str]:
+    """What origin_probe recorded for a question, as {answer name: lessons_lib name}; {} if unreadable.
+
+    The file comes from the student's kernel, so it is read as plain data and only names of the
+    question's functions and lessons_lib paths made of plain identifiers are kept.
+    """
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ORIGINS_BYTES:
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    if type(data) is not dict:
+        return {}
+    return {name: origin for name, origin in data.items()
+            if name in question.answer_names and type(origin) is str and len(origin) < 200
+            and _is_library(origin) and all(part.isidentifier() for part in origin.split("."))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -575,6 +1041,8 @@ def _judge_check(check_id: str, reference: Reference, answers_dir: Path) -> list
 
 
 def _step_note(run: CellRun, step: Step, timeout: float) -> str | None:
+    if step.kind == "origin":  # the grader's probe: its result is read from its file, not its run
+        return None
     what = {
         "answer": "Your answer cell",
         "visible": "A visible test",
@@ -609,13 +1077,18 @@ def judge_question(
     reference: Reference,
     answers_dir: Path,
     timeout: float,
+    taken: Sequence[str] = (),
 ) -> QuestionResult:
-    """Score one question from its steps' runs and the hidden results, judged here."""
+    """Score one question from its steps' runs and the hidden results, judged here.
+
+    `taken` are the notes saying that the answer takes what it asks for from lessons_lib: then
+    the question scores 0, and those notes come first.
+    """
     notes: list[str] = []
     passed = True
     unanswered = False
     for step, run in zip(steps, runs, strict=True):
-        if step.question != question.id:
+        if step.question != question.id or step.kind == "origin":
             continue
         note = _step_note(run, step, timeout)
         unanswered = unanswered or (step.kind == "visible" and run.error.startswith("NotImplementedError"))
@@ -633,6 +1106,8 @@ def judge_question(
         if hidden_ran and not unanswered:
             notes.extend(problems)
         passed = passed and not problems
+    if taken:
+        return QuestionResult(question.id, question.points, 0.0, [*taken, *notes])
     if passed:
         notes.append("All tests passed.")
     return QuestionResult(question.id, question.points, question.points if passed else 0.0, notes)
@@ -661,13 +1136,17 @@ def grade_submission(submission: str, assignment: Assignment, reference: Referen
     missing = set()
     for step in assignment.steps:
         if step.kind == "answer":
-            answer_id = next(q.answer_id for q in assignment.questions if q.id == step.question)
-            if answer_id not in answers:
+            question = next(q for q in assignment.questions if q.id == step.question)
+            if question.answer_id not in answers:
                 missing.add(step.question)
-            step = replace(step, source=answers.get(answer_id, ""))
-        elif step.kind == "hidden":
+            steps.append(replace(step, source=answers.get(question.answer_id, "")))
+            if question.answer_names:
+                steps.append(Step("origin", origin_probe(question), question.id))
+            continue
+        if step.kind == "hidden":
             step = replace(step, source=isolated(step.source))
         steps.append(step)
+    taken = answers_taken_from_library(steps, assignment.questions)
     with tempfile.TemporaryDirectory(prefix="lessons-grade-") as workdir:
         work = Path(workdir)
         _copy_assignment_files(assignment, work)
@@ -676,7 +1155,15 @@ def grade_submission(submission: str, assignment: Assignment, reference: Referen
         for check_id, data in reference.cases.items():
             (grading / "cases" / f"{check_id}.pt").write_bytes(data)
         runs = execute_steps(steps, work, _kernel_env("answers", grading), timeout)
-        results = [judge_question(q, steps, runs, reference, grading / "answers", timeout)
+        for question in assignment.questions:  # the answers that are lessons_lib's own objects
+            notes = taken.setdefault(question.id, [])
+            for name, origin in read_origins(grading / ORIGINS_DIR / f"{question.id}.json", question).items():
+                if not any(f"`{name}`" in note for note in notes):  # not already found in the source
+                    notes.append(f"Your `{name}` is not your own code: it is the course's own `{origin}` "
+                                 "from lessons_lib (found after your answer cell ran); write it yourself. "
+                                 "An answer that takes the function it asks for from lessons_lib scores "
+                                 "0, whatever the tests say.")
+        results = [judge_question(q, steps, runs, reference, grading / "answers", timeout, taken[q.id])
                    for q in assignment.questions]
     for result, question in zip(results, assignment.questions, strict=True):
         if question.id in missing:

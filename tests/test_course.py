@@ -20,7 +20,10 @@ from tests.notebook_paths import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "grading" / "01_self_attention"
 ASSIGNMENTS = course.assignment_names(ROOT)
-CELL_TIMEOUT = 4  # seconds per cell in these tests: answers take milliseconds, a hang costs this
+# Seconds per cell in these tests; a hang costs this. The grader also runs the instructor's notebook
+# under it, and a timeout there fails every fixture. Measured on 2 cores with 4 kernels busy: the
+# slowest step of pass_reference 0.08 s, of the instructor's run 1.0 s (its hidden test of q2).
+CELL_TIMEOUT = 10
 
 QUESTIONS_01 = ("q1_causal_mask", "q2_attention", "q3_score_variance")
 # Expected score of each fixture per question of exercise 01 (1, 3 and 2 points).
@@ -32,6 +35,9 @@ EXPECTED = {
     "fail_edited_test_cells": (0, 3, 2),
     "fail_monkeypatched_asserts": (1, 0, 0),
     "fail_always_equal": (1, 0, 0),
+    "fail_imports_the_answer": (0, 3, 2),
+    "fail_wraps_the_answer": (1, 0, 2),
+    "fail_hides_the_import": (0, 3, 2),
     "partial_missing_question": (1, 0, 2),
     "partial_answer_raises": (1, 3, 0),
     "partial_kernel_exit": (0, 3, 2),
@@ -49,6 +55,11 @@ FEEDBACK_SAYS = {
     "fail_edited_test_cells": "causal_mask(3) differs from the expected values",
     "fail_monkeypatched_asserts": "is 42.0, but the expected value is",
     "fail_always_equal": "but it is an object of type Liar",
+    "fail_imports_the_answer": "imports the course's own implementation of `causal_mask` from lessons_lib",
+    "fail_wraps_the_answer": ("uses the course's own implementation of `scaled_dot_product_attention` from "
+                              "lessons_lib (`lib.scaled_dot_product_attention`, line 6 of your answer cell)"),
+    "fail_hides_the_import": ("Your `causal_mask` is not your own code: it is the course's own "
+                              "`lessons_lib.attention.causal_mask` from lessons_lib"),
     "partial_missing_question": "no answer cell for this question",
     "partial_answer_raises": "raised ZeroDivisionError",
     "partial_kernel_exit": "stopped the Python kernel",
@@ -151,7 +162,7 @@ def test_flooded_output_is_capped(graded_fixtures):
 
 
 def test_hung_cells_cost_the_timeout_not_the_run(graded_fixtures):
-    # Two fixtures hang until killed; with 2 jobs and 15 notebooks, far under one minute of hanging each.
+    # Two fixtures hang until killed; with 2 jobs and 18 notebooks, far under one minute of hanging each.
     assert graded_fixtures.seconds < 240, f"grading the fixtures took {graded_fixtures.seconds:.0f} s"
 
 
@@ -311,6 +322,137 @@ def test_read_answers_takes_answer_cells_by_grade_id_and_counts_copies():
 def test_read_answers_refuses_what_is_not_a_notebook(data, message):
     with pytest.raises(course.InvalidSubmission, match=message):
         course.read_answers(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# The rule: an answer must not take the function it asks for from lessons_lib
+
+
+def test_answer_names_are_what_the_exercise_cell_defines():
+    solution = "import math\n\n\ndef causal_mask(T):\n    ### BEGIN SOLUTION\n    def helper():\n" \
+               "        pass\n    return helper()\n    ### END SOLUTION\n"
+    assert course.answer_names(solution) == ("causal_mask",)
+    hidden_helper = "### BEGIN SOLUTION\ndef _helper(x):\n    return x\n\n\ndef f(x):\n    return _helper(x)\n### END SOLUTION"
+    assert course.answer_names(hidden_helper) == ("_helper", "f")  # no stub: whatever the solution defines
+    questions = course.load_assignment(course.find_assignment(ROOT, "05_masked_decoder")).questions
+    assert [q.answer_names for q in questions] == [("decoder_mask",), ("decoder_layer_forward",),
+                                                   ("greedy_decode",), ("logit_change",)]
+
+
+MASK = course.Question("q1_mask", 1, "q1_mask_answer", ("causal_mask",))
+ATTENTION = course.Question("q2_attention", 1, "q2_attention_answer", ("scaled_dot_product_attention",))
+OWN_MASK = "def causal_mask(T):\n    return torch.ones(T, T, dtype=torch.bool).tril()\n"
+
+
+def _taken(answers: list[str], context: str = "import torch") -> dict[str, list[str]]:
+    steps = [course.Step("context", context)]
+    for question, source in zip((MASK, ATTENTION), answers, strict=False):
+        steps += [course.Step("answer", source, question.id), course.Step("origin", "", question.id),
+                  course.Step("visible", "pass", question.id), course.Step("hidden", "pass", question.id)]
+    return course.answers_taken_from_library(steps, [MASK, ATTENTION])
+
+
+@pytest.mark.parametrize("answer", [
+    "from lessons_lib.attention import causal_mask",
+    "from lessons_lib.attention import causal_mask as cm\ndef causal_mask(T):\n    return cm(T)",
+    "import lessons_lib.attention as a; causal_mask = a.causal_mask",
+    "from lessons_lib import attention\ndef causal_mask(T):\n    return attention.causal_mask(T)",
+    "import lessons_lib\ndef causal_mask(T):\n    return lessons_lib.attention.causal_mask(T)",
+    "import importlib\nm = importlib.import_module('lessons_lib.attention')\ncausal_mask = m.causal_mask",
+    "causal_mask = getattr(__import__('lessons_lib.attention', fromlist=['_']), 'causal_mask')",
+    "import sys\ncausal_mask = sys.modules['lessons_lib.attention'].causal_mask",
+    "from lessons_lib import attention\ncausal_mask = vars(attention)['causal_mask']",
+    "from lessons_lib.attention import *",
+    "exec('from lessons_lib.attention import causal_mask')",
+    "%time from lessons_lib.attention import causal_mask",
+    "from lessons_lib import attention\ncausal_mask = getattr(attention, 'causal' + '_mask')",
+    "from lessons_lib import attention\ncausal_mask = attention.__dict__.get('causal_mask')",
+    "from lessons_lib import attention\ncausal_mask = getattr(attention, 'nothing', attention.causal_mask)",
+    "def bind():\n    global lib\n    import lessons_lib.attention as lib\nbind()\n"
+    "def causal_mask(T):\n    return lib.causal_mask(T)",
+], ids=["from_import", "from_import_as_and_wrap", "module_alias", "wraps_module_attribute", "full_path",
+        "importlib", "dunder_import_and_getattr", "sys_modules", "vars", "star_import", "exec_string",
+        "ipython_magic", "computed_name", "module_dict", "getattr_default", "global_alias"])
+def test_an_answer_that_takes_its_function_from_lessons_lib_is_found(answer):
+    taken = _taken([answer])
+    assert list(taken) == ["q1_mask"]
+    assert "causal_mask" in taken["q1_mask"][0] and "write it yourself" in taken["q1_mask"][0]
+
+
+def test_an_alias_bound_by_an_earlier_cell_is_followed():
+    wraps_context_alias = "def causal_mask(T):\n    return attention.causal_mask(T)"
+    assert list(_taken([wraps_context_alias], context="from lessons_lib import attention")) == ["q1_mask"]
+    # a local variable of a function does not hide the module-level alias from the next cells
+    shadow = "def helper():\n    attention = None\n    return attention\n" + OWN_MASK
+    taken = _taken([shadow, "def scaled_dot_product_attention(q, k, v, mask=None):\n"
+                            "    return attention.scaled_dot_product_attention(q, k, v, mask)"],
+                   context="from lessons_lib import attention")
+    assert list(taken) == ["q2_attention"]
+    # imported in the answer cell of question 1, used in the answer of question 2
+    taken = _taken(["from lessons_lib.attention import scaled_dot_product_attention as sdpa\n" + OWN_MASK,
+                    "def scaled_dot_product_attention(q, k, v, mask=None):\n    return sdpa(q, k, v, mask)"])
+    assert list(taken) == ["q2_attention"]
+    assert "line 1 of your answer cell for q1_mask" in taken["q2_attention"][0]
+
+
+@pytest.mark.parametrize("answers", [
+    ["from lessons_lib.attention import padding_mask, check_mask\n" + OWN_MASK],
+    [OWN_MASK, "from lessons_lib import attention\ndef scaled_dot_product_attention(q, k, v, mask=None):\n"
+               "    return attention.causal_mask(q.shape[-2]), k"],
+    ["def causal_mask(T, attention=None):\n    return attention.causal_mask(T)"],
+    ["def causal_mask(T):\n    \"\"\"Like lessons_lib.attention.causal_mask, but mine.\"\"\"\n    return T"],
+    ["from lessons_lib import attention\nattention = None\ndef causal_mask(T):\n    return attention.causal_mask(T)"],
+    ["import lessons_lib.selfcheck\nfor name in ('check_close',):\n    setattr(lessons_lib.selfcheck, name, None)\n"
+     + OWN_MASK],
+    ["from lessons_lib.selfcheck import *\n" + OWN_MASK],
+    ["def causal_mask(T) return T"],
+], ids=["other_helpers", "earlier_questions_function", "parameter_hides_alias", "docstring",
+        "alias_rebound", "monkeypatching_not_taking", "star_import_of_another_module", "syntax_error"])
+def test_other_uses_of_lessons_lib_are_allowed(answers):
+    assert _taken(answers) == {}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_no_solution_takes_its_answer_from_lessons_lib(assignment):
+    solution = course.load_assignment(course.find_assignment(ROOT, assignment))
+    assert all(q.answer_names for q in solution.questions)
+    assert course.answers_taken_from_library(solution.steps, solution.questions) == {}
+
+
+def test_load_assignment_refuses_a_solution_that_would_score_0(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[
+        _cell("answer", "q1_mask_answer", "def causal_mask(T):\n    ### BEGIN SOLUTION\n"
+                                          "    from lessons_lib.attention import causal_mask as cm\n"
+                                          "    return cm(T)\n    ### END SOLUTION"),
+        _cell("test", "q1_mask", HIDDEN),
+    ])
+    path = tmp_path / "demo" / "demo.ipynb"
+    path.parent.mkdir()
+    nbformat.write(notebook, path)
+    with pytest.raises(course.CourseError, match="the solution of q1_mask would score 0"):
+        course.load_assignment(path)
+
+
+def test_a_name_the_grader_cannot_read_costs_only_questions_lessons_lib_could_answer():
+    computed = "from lessons_lib import attention\nf = getattr(attention, 'causal' + '_mask')\n" + OWN_MASK
+    variances = course.Question("q2_variance", 1, "q2_variance_answer", ("score_variances",))
+    steps = [course.Step("answer", computed, MASK.id), course.Step("answer", "def score_variances(q, k):\n"
+                                                                         "    return 1.0, 1.0", variances.id)]
+    taken = course.answers_taken_from_library(steps, [MASK, variances])
+    assert list(taken) == ["q1_mask"]  # lessons_lib has no score_variances to take
+    assert "a name the grader cannot read" in taken["q1_mask"][0]
+
+
+def test_read_origins_keeps_only_plain_names_of_the_question(tmp_path):
+    path = tmp_path / "q1_mask.json"
+    path.write_text('{"causal_mask": "lessons_lib.attention.causal_mask", "other": "lessons_lib.x", '
+                    '"scaled_dot_product_attention": "lessons_lib.x"}')
+    assert course.read_origins(path, MASK) == {"causal_mask": "lessons_lib.attention.causal_mask"}
+    for junk in ('{"causal_mask": "numpy.tril"}', '{"causal_mask": "lessons_lib.`x` **bold**"}',
+                 '["causal_mask"]', "not json", '{"causal_mask": 1}'):
+        path.write_text(junk)
+        assert course.read_origins(path, MASK) == {}
+    assert course.read_origins(tmp_path / "missing.json", MASK) == {}
 
 
 def test_hidden_tests_run_in_a_copy_of_the_namespace():
