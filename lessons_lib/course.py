@@ -30,7 +30,9 @@ scores 0, with feedback naming the code, when the student's answer cells up to a
 own import, name or look up lessons_lib's object of one of those names (`from lessons_lib.attention
 import causal_mask`; `attention.causal_mask(T)` inside the student's own `def causal_mask`;
 `getattr(module, "causal_mask")` on an alias of lessons_lib), or reach into lessons_lib by a name
-computed at run time (`getattr(attention, "causal" + "_mask")`). Anything else in lessons_lib may
+computed at run time (`getattr(attention, "causal" + "_mask")`). An answer cell's metadata may name
+more (`{"lessons_lib": {"not_from_library": ["DecoderLayer"]}}`: 05's decoder-layer question, whose
+answer `DecoderLayer.forward(layer, ...)` would otherwise be). Anything else in lessons_lib may
 be used: helpers (`attention.padding_mask`), the parts of a layer the student is handed, and the
 package's versions of the functions that earlier questions asked for (02's multi-head answer calls
 `multihead.split_heads`, 05's decoder mask `attention.causal_mask`). This is read in the source
@@ -116,6 +118,9 @@ class Question:
     points: float
     answer_id: str
     answer_names: tuple[str, ...] = ()
+    # more lessons_lib names the answer may not use, from the answer cell's metadata
+    # {"lessons_lib": {"not_from_library": [...]}}: e.g. the class whose method is the answer
+    not_from_library: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,7 +183,7 @@ def load_assignment(path: Path) -> Assignment:
     notebook = nbformat.read(path, as_version=4)
     steps: list[Step] = []
     questions: list[Question] = []
-    pending: tuple[int, str] | None = None  # (index in steps, grade_id) of an answer awaiting its test
+    pending: tuple[int, str, tuple[str, ...]] | None = None  # (index in steps, grade_id, not_from_library)
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
             continue
@@ -190,7 +195,8 @@ def load_assignment(path: Path) -> Assignment:
         if meta.get("solution"):
             if pending is not None:
                 raise CourseError(f"{where}: two answer cells in a row; each needs its own test cell")
-            pending = (len(steps), grade_id)
+            not_from_library = tuple(cell.metadata.get("lessons_lib", {}).get("not_from_library", ()))
+            pending = (len(steps), grade_id, not_from_library)
             steps.append(Step("answer", cell.source))
         elif meta.get("grade"):
             if pending is None:
@@ -204,9 +210,10 @@ def load_assignment(path: Path) -> Assignment:
                     f"{where}: no '{HIDDEN_BEGIN}' block; without hidden_check the score of this "
                     "question would rest on tests that run in the student's kernel"
                 )
-            answer_step, answer_id = pending
+            answer_step, answer_id, not_from_library = pending
             steps[answer_step] = replace(steps[answer_step], question=grade_id)
-            questions.append(Question(grade_id, points, answer_id, answer_names(steps[answer_step].source)))
+            questions.append(Question(grade_id, points, answer_id, answer_names(steps[answer_step].source),
+                                      not_from_library))
             steps.append(Step("visible", visible, grade_id))
             steps.append(Step("hidden", hidden, grade_id))
             pending = None
@@ -602,7 +609,7 @@ def _taken_note(question: Question, cell_question: str, use: LibraryUse) -> tupl
 
     A lookup the grader cannot read counts only when lessons_lib has something of one of those names.
     """
-    names = [name for name in question.answer_names if name in use.parts]
+    names = [name for name in question.answer_names + question.not_from_library if name in use.parts]
     if not names and not (use.unreadable and set(question.answer_names) & library_names()):
         return None
     where = f"`{use.code}`, line {use.line} of your answer cell"

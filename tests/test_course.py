@@ -5,6 +5,7 @@ expect; EXPECTED below gives each one's score per question.
 """
 
 import csv
+import dataclasses
 import hashlib
 import shutil
 import textwrap
@@ -543,3 +544,18 @@ def test_build_executes_renders_and_tabulates_wall_time_and_metrics(tmp_path, ca
     for name in ("98_tiny", "99_broken"):
         assert (out / "executed" / f"{name}.ipynb").is_file()
         assert "<html" in (out / "html" / f"{name}.html").read_text(encoding="utf-8")
+
+
+def test_the_decoder_layer_question_also_forbids_the_package_layer_s_own_forward():
+    solution = course.load_assignment(course.find_assignment(ROOT, "05_masked_decoder"))
+    question = next(q for q in solution.questions if q.id == "q2_decoder_layer")
+    assert question.not_from_library == ("DecoderLayer",)
+    cheat = ("def decoder_layer_forward(layer, x, memory, tgt_mask=None, memory_mask=None):\n"
+             "    out, _, cross = transformer.DecoderLayer.forward(layer, x, memory, tgt_mask, memory_mask,\n"
+             "                                                     need_weights=True)\n"
+             "    return out, cross\n")
+    steps = [dataclasses.replace(step, source=cheat) if step.kind == "answer" and step.question == question.id
+             else step for step in solution.steps]
+    taken = course.answers_taken_from_library(steps, solution.questions)
+    assert list(taken) == ["q2_decoder_layer"]
+    assert "`DecoderLayer`" in taken["q2_decoder_layer"][0]
