@@ -6,8 +6,24 @@ At the root, so that `pytest notebooks/X.ipynb` run alone gets them too.
 import os
 import tempfile
 
+import pytest
+import torch
+
 # nbval runs the notebooks in kernels started by this process: they inherit these variables.
 os.environ.setdefault("LESSONS_QUICK", "1")
 os.environ.setdefault("LESSONS_METRICS_DIR", tempfile.mkdtemp(prefix="lessons-metrics-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a test module's tiny tensors on one thread, then restore the thread count.
+
+    Two threads on a busy 2-core machine wait on each other (measured: 40x slower for lesson 03's
+    small stacks).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

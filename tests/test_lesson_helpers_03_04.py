@@ -15,15 +15,7 @@ from lessons_lib.norm import (
     stack_statistics,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tensors this small run fastest on one thread; two threads on a busy 2-core machine wait on
-    # each other (measured: 40x slower). Restored afterwards for the other test modules.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Scale(nn.Module):
