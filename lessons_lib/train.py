@@ -89,7 +89,11 @@ def _trim_padding(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
 
 def train_seq2seq(model: Transformer, src: torch.Tensor, tgt: torch.Tensor, config: TrainConfig,
                   progress: bool = True, desc: str = "training") -> TrainResult:
-    """Train `model` with teacher forcing on (N, S) sources and (N, T) targets; seeded."""
+    """Train `model` with teacher forcing on (N, S) sources and (N, T) targets; seeded.
+
+    The run is repeatable: it reseeds torch's global generator with `config.seed` (for the
+    dropout masks) and draws the batch order from a generator of its own.
+    """
     if src.dim() != 2 or tgt.dim() != 2 or src.shape[0] != tgt.shape[0]:
         raise ValueError(f"src and tgt must be (N, S) and (N, T) with the same N, got "
                          f"{tuple(src.shape)} and {tuple(tgt.shape)}")
