@@ -32,8 +32,8 @@ own import, name or look up lessons_lib's object of one of those names (`from le
 import causal_mask`; `attention.causal_mask(T)` inside the student's own `def causal_mask`;
 `getattr(module, "causal_mask")` on an alias of lessons_lib), or reach into lessons_lib by a name
 computed at run time (`getattr(attention, "causal" + "_mask")`). An answer cell's metadata may name
-more (`{"lessons_lib": {"not_from_library": ["DecoderLayer"]}}`: 05's decoder-layer question, whose
-answer `DecoderLayer.forward(layer, ...)` would otherwise be). Anything else in lessons_lib may
+more, as dotted names (`{"lessons_lib": {"not_from_library": ["DecoderLayer.forward"]}}`: 05's
+decoder-layer question, whose answer `DecoderLayer.forward(layer, ...)` would otherwise be). Anything else in lessons_lib may
 be used: helpers (`attention.padding_mask`), the parts of a layer the student is handed, and the
 package's versions of the functions that earlier questions asked for (02's multi-head answer calls
 `multihead.split_heads`, 05's decoder mask `attention.causal_mask`). This is read in the source
@@ -618,12 +618,18 @@ def library_names() -> frozenset[str]:
     return frozenset(names)
 
 
+def _names_path(dotted: str, path: str) -> bool:
+    """Whether a lessons_lib `path` names `dotted` ("DecoderLayer.forward"), its names one after the other."""
+    return f".{dotted}." in f"{path}."
+
+
 def _taken_note(question: Question, cell_question: str, use: LibraryUse) -> tuple[str, str] | None:
     """(what it takes, the feedback) for one use of lessons_lib, if it takes one of the question's functions.
 
     A lookup the grader cannot read counts only when lessons_lib has something of one of those names.
     """
-    names = [name for name in question.answer_names + question.not_from_library if name in use.parts]
+    names = [name for name in question.answer_names if name in use.parts]
+    names += [name for name in question.not_from_library if _names_path(name, use.path)]
     if not names and not (use.unreadable and set(question.answer_names) & library_names()):
         return None
     where = f"`{use.code}`, line {use.line} of your answer cell"
@@ -1327,12 +1333,16 @@ def student_id(submission: str, assignment: Assignment) -> str:
 
     nbgrader's layout is `.../STUDENT/ASSIGNMENT/NOTEBOOK.ipynb` (`submitted/kim_minji/01_self_attention/
     01_self_attention.ipynb`): the parent folder is the assignment and the file keeps the exercise's
-    name. Any other file is named after its student (`kim_minji.ipynb`, `01_self_attention/kim_minji.ipynb`).
+    name. A file that keeps the exercise's name in any other folder is named by that folder, as an LMS
+    download lays it out (`inbox/kim_minji/01_self_attention.ipynb`). Any other file is named after its
+    student (`kim_minji.ipynb`, `01_self_attention/kim_minji.ipynb`).
     """
     path = Path(os.path.abspath(submission))
-    student = path.parent.parent.name
-    if path.parent.name == assignment.name and path.name == assignment.path.name and student:
-        return student
+    if path.name == assignment.path.name:
+        if path.parent.name == assignment.name and path.parent.parent.name:
+            return path.parent.parent.name
+        if path.parent.name:
+            return path.parent.name
     return path.stem
 
 

@@ -233,7 +233,9 @@ def test_nbgrader_export_writes_the_totals_of_grades_csv(graded_fixtures, tmp_pa
     ("kim_minji.ipynb", "kim_minji"),
     ("inbox/park.ipynb", "park"),
     ("inbox/01_self_attention/park.ipynb", "park"),  # a folder per assignment, a file per student
-], ids=["nbgrader_layout", "nbgrader_layout_absolute", "stem", "stem_in_a_folder", "stem_in_an_assignment_folder"])
+    ("inbox/choi_yuna/01_self_attention.ipynb", "choi_yuna"),  # an LMS download: a folder per student
+], ids=["nbgrader_layout", "nbgrader_layout_absolute", "stem", "stem_in_a_folder", "stem_in_an_assignment_folder",
+        "folder_per_student"])
 def test_student_id_is_nbgrader_s_folder_else_the_file_s_stem(submission, student):
     assignment = course.load_assignment(course.find_assignment(ROOT, "01_self_attention"))
     assert course.student_id(submission, assignment) == student
@@ -682,7 +684,7 @@ def test_build_executes_renders_and_tabulates_wall_time_and_metrics(tmp_path, ca
 def test_the_decoder_layer_question_also_forbids_the_package_layer_s_own_forward():
     solution = course.load_assignment(course.find_assignment(ROOT, "05_masked_decoder"))
     question = next(q for q in solution.questions if q.id == "q2_decoder_layer")
-    assert question.not_from_library == ("DecoderLayer",)
+    assert question.not_from_library == ("DecoderLayer.forward",)
     cheat = ("def decoder_layer_forward(layer, x, memory, tgt_mask=None, memory_mask=None):\n"
              "    out, _, cross = transformer.DecoderLayer.forward(layer, x, memory, tgt_mask, memory_mask,\n"
              "                                                     need_weights=True)\n"
@@ -691,4 +693,14 @@ def test_the_decoder_layer_question_also_forbids_the_package_layer_s_own_forward
              else step for step in solution.steps]
     taken = course.answers_taken_from_library(steps, solution.questions)
     assert list(taken) == ["q2_decoder_layer"]
-    assert "`DecoderLayer`" in taken["q2_decoder_layer"][0]
+    assert "`DecoderLayer.forward`" in taken["q2_decoder_layer"][0]
+    # naming the class for another purpose is not taking its forward
+    honest = ("def decoder_layer_forward(layer, x, memory, tgt_mask=None, memory_mask=None):\n"
+              "    assert not isinstance(layer, transformer.DecoderLayer) or True\n"
+              "    x = layer.add_norm_1(x, layer.self_attention(x, x, x, mask=tgt_mask))\n"
+              "    attended, cross = layer.cross_attention(x, memory, memory, mask=memory_mask, need_weights=True)\n"
+              "    x = layer.add_norm_2(x, attended)\n"
+              "    return layer.add_norm_3(x, layer.feed_forward(x)), cross\n")
+    steps = [dataclasses.replace(step, source=honest) if step.kind == "answer" and step.question == question.id
+             else step for step in solution.steps]
+    assert course.answers_taken_from_library(steps, solution.questions) == {}
