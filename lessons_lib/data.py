@@ -497,10 +497,10 @@ def make_corpus(num_train: int = 6000, num_test: int = 1000, seed: int = 0,
     if len(held_out_keys) > num_test:
         raise ValueError(f"held_out has {len(held_out_keys)} sentences, more than num_test={num_test}")
     num_pairs = num_train + num_test + len(held_out_keys)
-    if num_pairs > count_sentences() // 4:
+    if num_pairs > count_sentences() // 4:  # generate_pairs' cap, which keeps its draws quick
         raise ValueError(
-            f"num_train + num_test = {num_train + num_test} is more than the corpus generator "
-            f"draws from the grammar ({count_sentences() // 4} pairs at most)"
+            f"num_train + num_test + the held-out sentences = {num_pairs} is more than the corpus "
+            f"generator draws from the grammar ({count_sentences() // 4} pairs at most)"
         )
     drawn = generate_pairs(num_pairs, seed=seed)
     pairs = [pair for pair in drawn if _key(pair.english) not in held_out_keys]

@@ -86,7 +86,9 @@ class MultiHeadAttention(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """(B, Tq, C), (B, Tk, C), (B, Tk, C) -> (B, Tq, C).
 
-        `mask` is boolean (True = may attend) and broadcastable to (B, H, Tq, Tk).
+        `mask` is boolean (True = may attend) and broadcastable to (B, H, Tq, Tk): (Tq, Tk) for
+        every sentence alike, or 4-D (B, 1, Tq or 1, Tk) for one mask per sentence (a 2-D (B, Tk)
+        padding mask would be read as (Tq, Tk), so give it as mask[:, None, None, :]).
         With need_weights=True, also returns the per-head weights (B, H, Tq, Tk).
         """
         self._check_inputs(query, key, value)

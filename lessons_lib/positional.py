@@ -24,7 +24,7 @@ def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
     if not isinstance(d_model, int) or d_model < 1:
         raise ValueError(f"d_model must be a positive int, got {d_model!r}")
     position = torch.arange(max_len, dtype=torch.float32)[:, None]  # (max_len, 1)
-    # wavelengths grow geometrically from 2*pi to 10000*2*pi across the channel pairs
+    # wavelengths grow geometrically across the channel pairs, from 2*pi to 10000^((C-2)/C) * 2*pi
     even = torch.arange(0, d_model, 2, dtype=torch.float32)  # (ceil(C/2),)
     inv_freq = torch.exp(-math.log(10000.0) * even / d_model)  # 1 / 10000^(2i/d_model)
     angles = position * inv_freq  # (max_len, 1) * (ceil(C/2),) -> (max_len, ceil(C/2))

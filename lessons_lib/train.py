@@ -208,7 +208,7 @@ def translate(model: Transformer, sentence: str, src_vocab: Vocab, tgt_vocab: Vo
             _, maps = model(src, decoder_input, need_weights=True)
     finally:
         model.train(was_training)
-    cross = torch.stack([w[0] for w in maps.decoder_cross]).cpu()  # L x (H, T, S) -> (L, H, T, S)
+    cross = torch.stack([w[0] for w in maps.decoder_cross]).cpu()  # layers x (H, T, S) -> (layers, H, T, S)
     return Translation(
         text=tgt_vocab.decode(generated),
         source_tokens=tokenize(sentence),

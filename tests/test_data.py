@@ -210,5 +210,5 @@ def test_asking_for_more_sentences_than_the_settings_reach_raises_instead_of_loo
     assert len(generate_pairs(2000, p_place=0.0, p_time=0.0)) == 2000
     with pytest.raises(ValueError, match=r"num_pairs=3000 .* found 2033 different sentences"):
         generate_pairs(3000, p_place=0.0, p_time=0.0)
-    with pytest.raises(ValueError, match=r"num_train \+ num_test = 41000"):
+    with pytest.raises(ValueError, match=r"num_train \+ num_test \+ the held-out sentences = 41000"):
         make_corpus(num_train=40000, num_test=1000)
