@@ -704,3 +704,27 @@ def test_the_decoder_layer_question_also_forbids_the_package_layer_s_own_forward
     steps = [dataclasses.replace(step, source=honest) if step.kind == "answer" and step.question == question.id
              else step for step in solution.steps]
     assert course.answers_taken_from_library(steps, solution.questions) == {}
+
+
+@pytest.mark.parametrize(("assignment", "question_id", "cheat", "named"), [
+    ("03_add_and_norm", "q1_layer_norm",
+     "def layer_norm(x, weight, bias, eps=1e-5):\n"
+     "    layer = norm.LayerNorm(x.shape[-1], eps)\n"
+     "    layer.weight.data, layer.bias.data = weight, bias\n"
+     "    return layer(x)\n", "LayerNorm"),
+    ("04_positional_encoding", "q1_sinusoidal",
+     "from lessons_lib import positional\n\n\n"
+     "def sinusoidal_encoding(max_len, d_model):\n"
+     "    return positional.PositionalEncoding(d_model, max_len=max_len).pe.clone()\n", "PositionalEncoding"),
+    ("02_multi_head_attention", "q3_multi_head",
+     "def multi_head_self_attention(*args, **kwargs):\n"
+     "    return multihead.MultiHeadAttention(8, 2)(*args)\n", "MultiHeadAttention"),
+], ids=["layer_norm_class", "positional_encoding_table", "multi_head_module"])
+def test_a_package_class_that_holds_the_answer_costs_the_question(assignment, question_id, cheat, named):
+    solution = course.load_assignment(course.find_assignment(ROOT, assignment))
+    steps = [dataclasses.replace(step, source=cheat) if step.kind == "answer" and step.question == question_id
+             else step for step in solution.steps]
+    taken = course.answers_taken_from_library(steps, solution.questions)
+    # (02's parameter-count question forbids MultiHeadAttention too, and an earlier answer cell counts)
+    assert question_id in taken and set(taken) <= {question_id, "q4_parameter_count"}
+    assert f"`{named}`" in taken[question_id][0]
