@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lessons_lib.runtime import check_positive_int
+
 
 def check_mask(mask: torch.Tensor | None, scores: torch.Tensor) -> None:
     """Raise ValueError unless `mask` is boolean, on the scores' device and broadcastable to them."""
@@ -96,8 +98,7 @@ def scaled_dot_product_attention(
 
 def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tensor:
     """(T, T) boolean lower-triangular mask: position t may attend to positions 0..t."""
-    if not isinstance(T, int) or T < 1:
-        raise ValueError(f"T must be a positive int, got {T!r}")
+    check_positive_int("T", T)
     return torch.ones(T, T, dtype=torch.bool, device=device).tril()
 
 
@@ -114,9 +115,8 @@ class SelfAttention(nn.Module):
     def __init__(self, d_model: int, d_k: int | None = None, bias: bool = False):
         super().__init__()
         d_k = d_model if d_k is None else d_k
-        for name, size in (("d_model", d_model), ("d_k", d_k)):
-            if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-                raise ValueError(f"{name} must be a positive int, got {size!r}")
+        check_positive_int("d_model", d_model)
+        check_positive_int("d_k", d_k)
         self.d_model = d_model
         self.d_k = d_k
         # query, key and value are three different uses of the same token vectors

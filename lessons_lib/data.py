@@ -31,6 +31,8 @@ from typing import NamedTuple
 
 import torch
 
+from lessons_lib.runtime import check_positive_int
+
 PAD, SOS, EOS, UNK = "<pad>", "<sos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = (PAD, SOS, EOS, UNK)  # ids 0, 1, 2, 3 in every Vocab
 
@@ -488,10 +490,8 @@ def make_corpus(num_train: int = 6000, num_test: int = 1000, seed: int = 0,
     Test sentences with a word that training never shows are dropped, so every test word has
     been learned; at the default sizes none is.
     """
-    if not isinstance(num_train, int) or num_train < 1:
-        raise ValueError(f"num_train must be a positive int, got {num_train!r}")
-    if not isinstance(num_test, int) or num_test < 1:
-        raise ValueError(f"num_test must be a positive int, got {num_test!r}")
+    check_positive_int("num_train", num_train)
+    check_positive_int("num_test", num_test)
     held_out_by_key = {_key(english): grammar_pair(english) for english in held_out}
     held_out_pairs, held_out_keys = list(held_out_by_key.values()), set(held_out_by_key)
     if len(held_out_keys) > num_test:

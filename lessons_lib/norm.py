@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from lessons_lib.multihead import MultiHeadAttention
+from lessons_lib.runtime import check_positive_int
 
 
 class LayerNorm(nn.Module):
@@ -145,8 +146,7 @@ def random_sublayers(
     """
     if kind not in SUBLAYER_KINDS:
         raise ValueError(f"kind must be one of {SUBLAYER_KINDS}, got {kind!r}")
-    if not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"depth must be a positive int, got {depth!r}")
+    check_positive_int("depth", depth)
     if kind == "attention" and d_model % 4 != 0:
         raise ValueError(f"d_model={d_model} must be divisible by the 4 heads of an attention sublayer")
     if gain <= 0:

@@ -16,13 +16,13 @@ import math
 import torch
 from torch import nn
 
+from lessons_lib.runtime import check_positive_int
+
 
 def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
     """(max_len, d_model) matrix of sines (even channels) and cosines (odd channels)."""
-    if not isinstance(max_len, int) or max_len < 1:
-        raise ValueError(f"max_len must be a positive int, got {max_len!r}")
-    if not isinstance(d_model, int) or d_model < 1:
-        raise ValueError(f"d_model must be a positive int, got {d_model!r}")
+    check_positive_int("max_len", max_len)
+    check_positive_int("d_model", d_model)
     position = torch.arange(max_len, dtype=torch.float32)[:, None]  # (max_len, 1)
     # wavelengths grow geometrically across the channel pairs, from 2*pi to 10000^((C-2)/C) * 2*pi
     even = torch.arange(0, d_model, 2, dtype=torch.float32)  # (ceil(C/2),)

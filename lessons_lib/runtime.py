@@ -34,6 +34,12 @@ def quick_from_env(default: bool = False) -> bool:
     raise ValueError(f"LESSONS_QUICK={raw!r}: expected one of 1/0, true/false, yes/no, on/off")
 
 
+def check_positive_int(name: str, value: object) -> None:
+    """Raise ValueError, naming the argument, unless `value` is an int >= 1 (a bool is not)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and PyTorch so that two runs give the same numbers."""
     if not isinstance(seed, int) or isinstance(seed, bool):

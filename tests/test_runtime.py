@@ -1,6 +1,7 @@
 """lessons_lib.runtime: quick mode, seeding, device choice, the metrics file."""
 
 import json
+import re
 
 import pytest
 import torch
@@ -62,3 +63,12 @@ def test_record_rejects_values_json_cannot_hold():
     run = start_lesson("x", quick=False, seed=0, device="cpu")
     with pytest.raises(TypeError):
         run.record(model=object())
+
+
+@pytest.mark.parametrize("bad", [0, -2, 2.0, True, "3", None])
+def test_check_positive_int_names_the_argument(bad):
+    from lessons_lib.runtime import check_positive_int
+
+    with pytest.raises(ValueError, match=rf"num_layers must be a positive int, got {re.escape(repr(bad))}"):
+        check_positive_int("num_layers", bad)
+    check_positive_int("num_layers", 3)  # no error
