@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lessons_lib.data import make_corpus
+from lessons_lib.data.translation import make_corpus
 from lessons_lib.train import (
     TrainConfig,
     evaluate_translation,

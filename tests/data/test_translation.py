@@ -1,10 +1,10 @@
-"""lessons_lib.data: the English -> Korean toy corpus is grammatical, seeded, and split by sentence."""
+"""lessons_lib.data.translation: the English -> Korean toy corpus is grammatical, seeded, and split by sentence."""
 
 import pytest
 import torch
 
-from lessons_lib import data
-from lessons_lib.data import (
+from lessons_lib.data import translation as data
+from lessons_lib.data.translation import (
     EOS,
     PAD,
     SOS,
@@ -204,7 +204,7 @@ def test_make_pair_rejects_places_the_verb_does_not_take():
 
 
 def test_asking_for_more_sentences_than_the_settings_reach_raises_instead_of_looping():
-    from lessons_lib.data import generate_pairs, make_corpus
+    from lessons_lib.data.translation import generate_pairs, make_corpus
 
     # without place and time phrases the grammar reaches 2,033 sentences
     assert len(generate_pairs(2000, p_place=0.0, p_time=0.0)) == 2000

@@ -1,0 +1,6 @@
+"""Offline data sets of the course, one module per data set; nothing is downloaded.
+
+| lesson | module |
+| --- | --- |
+| 05 | `translation` (the generated English -> Korean sentence pairs, the vocabularies) |
+"""
