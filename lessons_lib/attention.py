@@ -17,6 +17,34 @@ from torch import nn
 from lessons_lib.runtime import check_positive_int
 
 
+def check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout_p: float = 0.0) -> None:
+    """Raise ValueError unless q, k, v are (..., T, D) tensors that can attend and dropout_p is in [0, 1)."""
+    if q.dim() < 2 or k.dim() < 2 or v.dim() < 2:
+        raise ValueError(
+            f"q, k and v must be at least 2-D (..., T, D); got q {tuple(q.shape)}, "
+            f"k {tuple(k.shape)}, v {tuple(v.shape)}"
+        )
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must have the same width d_k to be compared by a dot product; "
+            f"got q {tuple(q.shape)} and k {tuple(k.shape)}"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same number of positions Tk; got k {tuple(k.shape)} "
+            f"and v {tuple(v.shape)}"
+        )
+    try:
+        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"the batch dimensions of q, k and v (all but the last two) must match or broadcast; "
+            f"got q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+        ) from None
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
+
+
 def check_mask(mask: torch.Tensor | None, scores: torch.Tensor) -> None:
     """Raise ValueError unless `mask` is boolean, on the scores' device and broadcastable to them."""
     if mask is None:
@@ -52,31 +80,7 @@ def scaled_dot_product_attention(
     A position whose mask is False gets the logit -inf, so its weight is exactly 0.
     A query that may attend to nothing gets all-zero weights (and a zero output), not NaN.
     """
-    if q.dim() < 2 or k.dim() < 2 or v.dim() < 2:
-        raise ValueError(
-            f"q, k and v must be at least 2-D (..., T, D); got q {tuple(q.shape)}, "
-            f"k {tuple(k.shape)}, v {tuple(v.shape)}"
-        )
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"q and k must have the same width d_k to be compared by a dot product; "
-            f"got q {tuple(q.shape)} and k {tuple(k.shape)}"
-        )
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(
-            f"k and v must have the same number of positions Tk; got k {tuple(k.shape)} "
-            f"and v {tuple(v.shape)}"
-        )
-    try:
-        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    except RuntimeError:
-        raise ValueError(
-            f"the batch dimensions of q, k and v (all but the last two) must match or broadcast; "
-            f"got q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
-        ) from None
-    if not 0.0 <= dropout_p < 1.0:
-        raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p}")
-
+    check_qkv(q, k, v, dropout_p)
     d_k = q.shape[-1]
     # 1. similarity of every query with every key, scaled so its variance stays near 1
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., Tq, D) @ (..., D, Tk) -> (..., Tq, Tk)
@@ -109,6 +113,12 @@ def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     return (tokens != pad_id)[:, None, None, :]  # (B, T) -> (B, 1, 1, T)
 
 
+def check_tokens(name: str, x: torch.Tensor, d_model: int) -> None:
+    """Raise ValueError, naming the argument, unless x is a (B, T, d_model) batch of token vectors."""
+    if x.dim() != 3 or x.shape[-1] != d_model:
+        raise ValueError(f"{name} must be 3-D (B, T, d_model={d_model}), got shape {tuple(x.shape)}")
+
+
 class SelfAttention(nn.Module):
     """One attention head: W_q, W_k, W_v project the same tokens, then attend to each other."""
 
@@ -128,10 +138,7 @@ class SelfAttention(nn.Module):
         self, x: torch.Tensor, mask: torch.Tensor | None = None, need_weights: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """(B, T, d_model) -> (B, T, d_k); with need_weights, also the (B, T, T) weights."""
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(
-                f"x must be 3-D (B, T, d_model={self.d_model}), got shape {tuple(x.shape)}"
-            )
+        check_tokens("x", x, self.d_model)
         q, k, v = self.W_q(x), self.W_k(x), self.W_v(x)  # each (B, T, d_k)
         out, weights = scaled_dot_product_attention(q, k, v, mask=mask)
         return (out, weights) if need_weights else out

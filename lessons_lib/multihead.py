@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lessons_lib.attention import scaled_dot_product_attention
+from lessons_lib.attention import check_tokens, scaled_dot_product_attention
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -32,23 +32,50 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(B, T, H * D)  # (B, H, T, D) -> (B, T, H, D) -> (B, T, C)
 
 
+def _check_sizes(d_model: int, num_heads: int, dropout: float) -> None:
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in (d_model, num_heads)):
+        raise ValueError(
+            f"d_model and num_heads must be positive ints, got d_model={d_model}, "
+            f"num_heads={num_heads}"
+        )
+    if d_model % num_heads != 0:
+        raise ValueError(
+            f"d_model={d_model} is not divisible by num_heads={num_heads}: each head gets "
+            f"d_model / num_heads channels, so pick num_heads among the divisors of d_model"
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+
+
+def _check_inputs(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                  mask: torch.Tensor | None, d_model: int) -> None:
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        check_tokens(name, x, d_model)
+    if not query.shape[0] == key.shape[0] == value.shape[0]:
+        raise ValueError(
+            f"query, key and value must have the same batch size B; got query "
+            f"{tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}"
+        )
+    if key.shape[1] != value.shape[1]:
+        raise ValueError(
+            f"key and value must have the same length Tk; got key {tuple(key.shape)} "
+            f"and value {tuple(value.shape)}"
+        )
+    if mask is not None and mask.dim() == 3:
+        # (B, Tq, Tk) would broadcast as (1, B, Tq, Tk): one mask per HEAD, silently wrong
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} is 3-D, which is ambiguous against the "
+            f"(B, H, Tq, Tk) scores; give (Tq, Tk) for all sentences, or (B, 1, Tq, Tk) "
+            f"(mask[:, None]) for one mask per sentence"
+        )
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention with projections W_q, W_k, W_v, W_o, each d_model x d_model."""
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
-        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in (d_model, num_heads)):
-            raise ValueError(
-                f"d_model and num_heads must be positive ints, got d_model={d_model}, "
-                f"num_heads={num_heads}"
-            )
-        if d_model % num_heads != 0:
-            raise ValueError(
-                f"d_model={d_model} is not divisible by num_heads={num_heads}: each head gets "
-                f"d_model / num_heads channels, so pick num_heads among the divisors of d_model"
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        _check_sizes(d_model, num_heads, dropout)
         self.d_model = d_model
         self.num_heads = num_heads
         self.head_dim = d_model // num_heads
@@ -58,23 +85,6 @@ class MultiHeadAttention(nn.Module):
         self.W_k = nn.Linear(d_model, d_model, bias=bias)
         self.W_v = nn.Linear(d_model, d_model, bias=bias)
         self.W_o = nn.Linear(d_model, d_model, bias=bias)
-
-    def _check_inputs(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> None:
-        for name, x in (("query", query), ("key", key), ("value", value)):
-            if x.dim() != 3 or x.shape[-1] != self.d_model:
-                raise ValueError(
-                    f"{name} must be 3-D (B, T, d_model={self.d_model}), got shape {tuple(x.shape)}"
-                )
-        if not query.shape[0] == key.shape[0] == value.shape[0]:
-            raise ValueError(
-                f"query, key and value must have the same batch size B; got query "
-                f"{tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}"
-            )
-        if key.shape[1] != value.shape[1]:
-            raise ValueError(
-                f"key and value must have the same length Tk; got key {tuple(key.shape)} "
-                f"and value {tuple(value.shape)}"
-            )
 
     def forward(
         self,
@@ -91,14 +101,7 @@ class MultiHeadAttention(nn.Module):
         padding mask would be read as (Tq, Tk), so give it as mask[:, None, None, :]).
         With need_weights=True, also returns the per-head weights (B, H, Tq, Tk).
         """
-        self._check_inputs(query, key, value)
-        if mask is not None and mask.dim() == 3:
-            # (B, Tq, Tk) would broadcast as (1, B, Tq, Tk): one mask per HEAD, silently wrong
-            raise ValueError(
-                f"mask of shape {tuple(mask.shape)} is 3-D, which is ambiguous against the "
-                f"(B, H, Tq, Tk) scores; give (Tq, Tk) for all sentences, or (B, 1, Tq, Tk) "
-                f"(mask[:, None]) for one mask per sentence"
-            )
+        _check_inputs(query, key, value, mask, self.d_model)
         # 1. project, then split the channels into heads
         q = split_heads(self.W_q(query), self.num_heads)  # (B, Tq, C) -> (B, H, Tq, D)
         k = split_heads(self.W_k(key), self.num_heads)  # (B, Tk, C) -> (B, H, Tk, D)

@@ -5,13 +5,17 @@ LayerNorm, per token, in three steps:
     2. normalise: (x - mean) / sqrt(var + eps)
     3. affine: weight * x_hat + bias   (gamma and beta, learned)
 
-The lesson's deep-stack experiment (`StackLayer`, `random_sublayers`, `stack_statistics`)
-wraps the same random sublayers four ways: plain, residual, post-norm, pre-norm.
+`SublayerConnection` wires a sublayer into the stream four ways: plain, residual, post-norm,
+pre-norm; the Transformer layers of lessons 05, 08 and 09 use it, and the lesson's deep-stack
+experiment (`random_sublayers`, `stack_statistics`) measures all four.
 
 Shape legend: B batch, T time, C channels (d_model).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,21 +27,19 @@ from lessons_lib.runtime import check_positive_int
 class LayerNorm(nn.Module):
     """Layer normalisation over the last dimension, with the parameters of nn.LayerNorm."""
 
-    def __init__(self, d: int, eps: float = 1e-5):
+    def __init__(self, d_model: int, eps: float = 1e-5):
         super().__init__()
-        if d < 1:
-            raise ValueError(f"d must be a positive int, got {d}")
-        if eps <= 0:
+        check_positive_int("d_model", d_model)
+        if not eps > 0:
             raise ValueError(f"eps must be positive, got {eps}")
-        self.d = d
+        self.d_model = d_model
         self.eps = eps
-        self.weight = nn.Parameter(torch.ones(d))  # gamma
-        self.bias = nn.Parameter(torch.zeros(d))  # beta
+        self.weight = nn.Parameter(torch.ones(d_model))  # gamma
+        self.bias = nn.Parameter(torch.zeros(d_model))  # beta
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., C) -> (..., C), each token normalised on its own."""
-        if x.dim() < 1 or x.shape[-1] != self.d:
-            raise ValueError(f"x must end in d={self.d} channels (..., {self.d}), got shape {tuple(x.shape)}")
+        _check_channels(x, self.d_model)
         # 1. statistics of each token over its channels (biased variance, as nn.LayerNorm)
         mean = x.mean(dim=-1, keepdim=True)  # (..., C) -> (..., 1)
         var = x.var(dim=-1, unbiased=False, keepdim=True)  # (..., C) -> (..., 1)
@@ -47,80 +49,67 @@ class LayerNorm(nn.Module):
         return self.weight * x_hat + self.bias
 
 
-class AddNorm(nn.Module):
-    """Post-norm sublayer connection of the original Transformer: LayerNorm(x + Dropout(sublayer(x)))."""
-
-    def __init__(self, d_model: int, dropout: float = 0.0, eps: float = 1e-5):
-        super().__init__()
-        self.norm = LayerNorm(d_model, eps=eps)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, sublayer_out: torch.Tensor) -> torch.Tensor:
-        """(B, T, C), (B, T, C) -> (B, T, C)."""
-        if x.shape != sublayer_out.shape:
-            raise ValueError(
-                f"x and sublayer_out must have the same shape to be added; got "
-                f"{tuple(x.shape)} and {tuple(sublayer_out.shape)}"
-            )
-        # Add: the residual path lets the signal and its gradient skip the sublayer
-        # Norm: keeps every token's activations at mean 0, variance 1 however deep the stack
-        return self.norm(x + self.dropout(sublayer_out))
+def _check_channels(x: torch.Tensor, d_model: int) -> None:
+    if x.dim() < 1 or x.shape[-1] != d_model:
+        raise ValueError(f"x must end in d_model={d_model} channels (..., {d_model}), got shape {tuple(x.shape)}")
 
 
-class ResidualBlock(nn.Module):
-    """A sublayer wrapped with a residual connection, post-norm or pre-norm.
-
-    post-norm (the 2017 paper):  x -> LayerNorm(x + sublayer(x))
-    pre-norm  (GPT-2 and later): x -> x + sublayer(LayerNorm(x))
-    """
-
-    def __init__(self, d_model: int, sublayer: nn.Module, norm_first: bool = False, dropout: float = 0.0):
-        super().__init__()
-        self.sublayer = sublayer
-        self.norm = LayerNorm(d_model)
-        self.norm_first = norm_first
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, C) -> (B, T, C)."""
-        if self.norm_first:
-            return x + self.dropout(self.sublayer(self.norm(x)))
-        return self.norm(x + self.dropout(self.sublayer(x)))
+ARRANGEMENTS = ("plain", "residual", "post-norm", "pre-norm")
 
 
-# The deep-stack experiment of lesson 03: the same random sublayers, wrapped four ways, to see
-# what the residual path and the norm do to activations and gradients as depth grows.
-
-STACK_ARRANGEMENTS = ("plain", "residual", "post-norm", "pre-norm")
-SUBLAYER_KINDS = ("linear", "attention")
-
-
-class StackLayer(nn.Module):
-    """One layer of a deep stack: a sublayer F wrapped as plain, residual, post-norm or pre-norm.
+class SublayerConnection(nn.Module):
+    """How a sublayer F joins the stream of tokens x; the arrangement is a parameter.
 
     plain:     x -> F(x)
     residual:  x -> x + F(x)
-    post-norm: x -> LayerNorm(x + F(x))
-    pre-norm:  x -> x + F(LayerNorm(x))
+    post-norm: x -> LayerNorm(x + F(x))    Add & Norm of the 2017 paper (lesson 05, BERT)
+    pre-norm:  x -> x + F(LayerNorm(x))    GPT-2 and later
+
+    `sublayer` is any function (B, T, C) -> (B, T, C), given at call time, so that attention can
+    take its keys and mask from the caller: `add_norm(x, lambda h: attention(h, h, h, mask))`.
+    An attention sublayer called with need_weights=True returns (out, weights); the connection
+    then returns (new x, weights), the weights untouched. Dropout, when set, acts on F's output.
     """
 
-    def __init__(self, d_model: int, sublayer: nn.Module, arrangement: str):
+    def __init__(self, d_model: int, arrangement: str = "post-norm", dropout: float = 0.0,
+                 eps: float = 1e-5):
         super().__init__()
-        if arrangement not in STACK_ARRANGEMENTS:
-            raise ValueError(f"arrangement must be one of {STACK_ARRANGEMENTS}, got {arrangement!r}")
-        self.sublayer = sublayer
+        if arrangement not in ARRANGEMENTS:
+            raise ValueError(f"arrangement must be one of {ARRANGEMENTS}, got {arrangement!r}")
         self.arrangement = arrangement
-        self.norm = LayerNorm(d_model) if arrangement in ("post-norm", "pre-norm") else None
+        self.norm = LayerNorm(d_model, eps=eps) if arrangement in ("post-norm", "pre-norm") else None
+        self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, C) -> (B, T, C)."""
+    def forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], Any]) -> Any:
+        """(B, T, C) -> (B, T, C); also the sublayer's weights when it returns (out, weights)."""
+        out, *weights = _as_tuple(sublayer(self.norm(x) if self.arrangement == "pre-norm" else x))
+        _check_same_shape(x, out)
         if self.arrangement == "plain":
-            return self.sublayer(x)
-        if self.arrangement == "residual":
-            return x + self.sublayer(x)
-        if self.arrangement == "post-norm":
-            return self.norm(x + self.sublayer(x))
-        return x + self.sublayer(self.norm(x))
+            x = out
+        elif self.arrangement == "residual":
+            x = x + self.dropout(out)
+        elif self.arrangement == "post-norm":
+            # Add: the signal and its gradient skip the sublayer; Norm: mean 0, variance 1 per token
+            x = self.norm(x + self.dropout(out))
+        else:  # pre-norm: the residual path itself is never normalised
+            x = x + self.dropout(out)
+        return (x, *weights) if weights else x
+
+
+def _as_tuple(out: torch.Tensor | tuple) -> tuple:
+    return out if isinstance(out, tuple) else (out,)
+
+
+def _check_same_shape(x: torch.Tensor, out: torch.Tensor) -> None:
+    if x.shape != out.shape:
+        raise ValueError(f"the sublayer must keep the shape of x to be added to it; got x "
+                         f"{tuple(x.shape)} and sublayer output {tuple(out.shape)}")
+
+
+# The deep-stack experiment of lesson 03: the same random sublayers, wired four ways, to see
+# what the residual path and the norm do to activations and gradients as depth grows.
+
+SUBLAYER_KINDS = ("linear", "attention")
 
 
 class SelfAttentionSublayer(nn.Module):
@@ -174,23 +163,26 @@ def random_sublayers(
 
 
 def stack_statistics(
-    layers: list[nn.Module] | nn.ModuleList, x: torch.Tensor, seed: int = 0
+    sublayers: Sequence[Callable[[torch.Tensor], torch.Tensor]], x: torch.Tensor, arrangement: str,
+    seed: int = 0,
 ) -> tuple[list[float], list[float]]:
-    """Run x through the layers; return each layer's output std and the gradient norm at its input.
+    """Run x through the sublayers, each wired by `arrangement` (a `SublayerConnection` of its own).
 
-    The loss is a fixed random projection of the last output with a gradient of norm 1, so the
-    gradient norms measure only how the stack amplifies or shrinks the backward signal.
+    Returns each layer's output std and the gradient norm at its input. The loss is a fixed random
+    projection of the last output with a gradient of norm 1, so the gradient norms measure only
+    how the stack amplifies or shrinks the backward signal.
     """
-    if len(layers) == 0:
-        raise ValueError("layers must hold at least one layer, got none")
+    if len(sublayers) == 0:
+        raise ValueError("sublayers must hold at least one sublayer, got none")
     if x.dim() != 3:
         raise ValueError(f"x must be 3-D (B, T, C), got shape {tuple(x.shape)}")
+    connections = [SublayerConnection(x.shape[-1], arrangement).to(x.device) for _ in sublayers]
     h = x.detach().clone().requires_grad_(True)
     layer_inputs, output_std = [], []
     with torch.enable_grad():
-        for layer in layers:
+        for connection, sublayer in zip(connections, sublayers, strict=True):
             layer_inputs.append(h)
-            h = layer(h)  # (B, T, C) -> (B, T, C)
+            h = connection(h, sublayer)  # (B, T, C) -> (B, T, C)
             output_std.append(h.detach().std().item())
         generator = torch.Generator().manual_seed(seed)
         probe = torch.randn(h.shape, generator=generator).to(h.device)  # (B, T, C)

@@ -1,4 +1,5 @@
-"""The small pieces every lesson shares: quick mode, seeding, device choice, the metrics file.
+"""The small pieces every lesson shares: quick mode, seeding, device choice, a model's train/eval
+mode, the metrics file.
 
 Every notebook starts with `run = start_lesson(...)` and ends with `run.save(...)`, so that
 papermill, nbval, CI and instructors all read the same JSON of measured figures.
@@ -6,11 +7,13 @@ papermill, nbval, CI and instructors all read the same JSON of measured figures.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +41,21 @@ def check_positive_int(name: str, value: object) -> None:
     """Raise ValueError, naming the argument, unless `value` is an int >= 1 (a bool is not)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+@contextlib.contextmanager
+def model_mode(model: torch.nn.Module, training: bool) -> Iterator[torch.nn.Module]:
+    """Put `model` in train (True) or eval (False) mode for a block, then give back the caller's mode.
+
+    The caller's mode comes back even when the block raises, so decoding or measuring never leaves
+    dropout switched on or off behind the learner's back.
+    """
+    was_training = model.training
+    model.train(training)
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def seed_everything(seed: int) -> None:

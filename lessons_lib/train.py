@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from lessons_lib.data.translation import Vocab, tokenize
-from lessons_lib.runtime import check_positive_int
+from lessons_lib.runtime import check_positive_int, model_mode
 from lessons_lib.transformer import Transformer, greedy_decode
 
 
@@ -91,7 +91,8 @@ def train_seq2seq(model: Transformer, src: torch.Tensor, tgt: torch.Tensor, conf
     """Train `model` with teacher forcing on (N, S) sources and (N, T) targets; seeded.
 
     The run is repeatable: it reseeds torch's global generator with `config.seed` (for the
-    dropout masks) and draws the batch order from a generator of its own.
+    dropout masks) and draws the batch order from a generator of its own. The model trains in
+    train mode (dropout on); the caller's mode comes back afterwards.
     """
     if src.dim() != 2 or tgt.dim() != 2 or src.shape[0] != tgt.shape[0]:
         raise ValueError(f"src and tgt must be (N, S) and (N, T) with the same N, got "
@@ -110,29 +111,28 @@ def train_seq2seq(model: Transformer, src: torch.Tensor, tgt: torch.Tensor, conf
         return max(0.05, 1.0 - (step - config.warmup_steps) / max(1, remaining))
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    model.train()
     losses: list[float] = []
     permutation = torch.randperm(src.shape[0], generator=order)
     position = 0
     started = time.perf_counter()
     bar = tqdm(range(config.steps), desc=desc, disable=not progress)
-    for step in bar:
-        if position + config.batch_size > src.shape[0]:  # a new epoch, a new order
-            permutation, position = torch.randperm(src.shape[0], generator=order), 0
-        rows = permutation[position : position + config.batch_size]
-        position += config.batch_size
-        batch_src = _trim_padding(src[rows], pad_id).to(device)  # (B, S)
-        batch_tgt = _trim_padding(tgt[rows], pad_id).to(device)  # (B, T)
-        loss = seq2seq_loss(model, batch_src, batch_tgt, config.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-        if step % 20 == 0 or step == config.steps - 1:
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    model.eval()
+    with model_mode(model, training=True):
+        for step in bar:
+            if position + config.batch_size > src.shape[0]:  # a new epoch, a new order
+                permutation, position = torch.randperm(src.shape[0], generator=order), 0
+            rows = permutation[position : position + config.batch_size]
+            position += config.batch_size
+            batch_src = _trim_padding(src[rows], pad_id).to(device)  # (B, S)
+            batch_tgt = _trim_padding(tgt[rows], pad_id).to(device)  # (B, T)
+            loss = seq2seq_loss(model, batch_src, batch_tgt, config.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+            if step % 20 == 0 or step == config.steps - 1:
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
     return TrainResult(losses=losses, seconds=time.perf_counter() - started)
 
 
@@ -157,11 +157,11 @@ def evaluate_translation(model: Transformer, src: torch.Tensor, tgt: torch.Tenso
     device = next(model.parameters()).device
     pad_id = model.config.pad_id
     reference = tgt[:, 1:]  # drop SOS: (N, T) -> (N, T - 1)
-    max_len = min(reference.shape[1] + 2, model.config.max_len - 1)  # room to over-generate
+    max_new_tokens = min(reference.shape[1] + 2, model.config.max_len - 1)  # room to over-generate
     chunks = []
     for start in range(0, src.shape[0], batch_size):
         batch = _trim_padding(src[start : start + batch_size], pad_id).to(device)
-        chunks.append(greedy_decode(model, batch, sos_id, eos_id, max_len).cpu())
+        chunks.append(greedy_decode(model, batch, sos_id, eos_id, max_new_tokens).cpu())
     width = max(max(chunk.shape[1] for chunk in chunks), reference.shape[1])
     predictions = torch.cat([F.pad(chunk, (0, width - chunk.shape[1]), value=pad_id)
                              for chunk in chunks])  # (N, width)
@@ -185,28 +185,24 @@ class Translation(NamedTuple):
 
 
 def translate(model: Transformer, sentence: str, src_vocab: Vocab, tgt_vocab: Vocab,
-              max_len: int | None = None) -> Translation:
-    """Translate one sentence greedily (at most `max_len` words, default: all the model can hold).
+              max_new_tokens: int | None = None) -> Translation:
+    """Translate one sentence greedily (at most `max_new_tokens` words, default: all the model can hold).
 
     Unknown words raise ValueError with suggestions.
     """
     device = next(model.parameters()).device
     src = torch.tensor([src_vocab.encode(sentence)], device=device)  # (1, S)
-    max_len = model.config.max_len - 1 if max_len is None else max_len  # one position for SOS
-    output = greedy_decode(model, src, tgt_vocab.sos_id, tgt_vocab.eos_id, max_len)[0]  # (L,)
+    if max_new_tokens is None:
+        max_new_tokens = model.config.max_len - 1  # one position is SOS
+    output = greedy_decode(model, src, tgt_vocab.sos_id, tgt_vocab.eos_id, max_new_tokens)[0]  # (L,)
     generated = output.tolist()
     if tgt_vocab.eos_id in generated:  # keep up to and including EOS; the rest is PAD
         generated = generated[: generated.index(tgt_vocab.eos_id) + 1]
     # re-read the translation in one teacher-forced pass to get the attention of each step;
     # with the causal mask it equals the attention the model had while decoding step by step
     decoder_input = torch.tensor([[tgt_vocab.sos_id, *generated[:-1]]], device=device)  # (1, L)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            _, maps = model(src, decoder_input, need_weights=True)
-    finally:
-        model.train(was_training)
+    with model_mode(model, training=False), torch.no_grad():
+        _, maps = model(src, decoder_input, need_weights=True)
     cross = torch.stack([w[0] for w in maps.decoder_cross]).cpu()  # layers x (H, T, S) -> (layers, H, T, S)
     return Translation(
         text=tgt_vocab.decode(generated),

@@ -2,13 +2,17 @@
 
 The model of "Attention Is All You Need" (2017), one class per box of its figure:
 
-    encoder layer:  x = AddNorm(x, SelfAttention(x, x, x, src_mask))          1. self-attention
-                    x = AddNorm(x, FeedForward(x))                            2. feed-forward
-    decoder layer:  y = AddNorm(y, MaskedSelfAttention(y, y, y, tgt_mask))    1. masked (causal)
-                    y = AddNorm(y, CrossAttention(y, memory, memory, mem_mask))  2. encoder-decoder
-                    y = AddNorm(y, FeedForward(y))                            3. feed-forward
-    Transformer:    embeddings * sqrt(d_model) + sinusoidal positions -> encoder -> decoder
-                    -> final linear (logits; the softmax lives in the loss and in decoding)
+    encoder layer:  x = AddNorm(x, SelfAttention(x, x, x, memory_mask))          1. self-attention
+                    x = AddNorm(x, FeedForward(x))                               2. feed-forward
+    decoder layer:  y = AddNorm(y, MaskedSelfAttention(y, y, y, tgt_mask))       1. masked (causal)
+                    y = AddNorm(y, CrossAttention(y, memory, memory, memory_mask))  2. enc-dec
+                    y = AddNorm(y, FeedForward(y))                               3. feed-forward
+    Transformer:    embeddings * sqrt(d_model) + sinusoidal positions -> encoder (x N) -> memory
+                    -> decoder (x N) -> final linear (logits; the softmax lives in the loss and
+                    in decoding)
+
+AddNorm is `norm.SublayerConnection` in its post-norm arrangement: LayerNorm(x + sublayer(x)).
+`memory_mask` hides the source's padding: the encoder's keys, then the memory's positions.
 
 Masks are boolean, True = may attend, broadcastable to (B, H, Tq, Tk). A masked logit is set
 to -inf before the softmax, so its weight is exactly 0.
@@ -29,9 +33,9 @@ from torch import nn
 
 from lessons_lib.attention import causal_mask, padding_mask
 from lessons_lib.multihead import MultiHeadAttention
-from lessons_lib.norm import AddNorm
+from lessons_lib.norm import SublayerConnection
 from lessons_lib.positional import PositionalEncoding
-from lessons_lib.runtime import check_positive_int
+from lessons_lib.runtime import check_positive_int, model_mode
 
 
 @dataclass(frozen=True)
@@ -78,8 +82,8 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
-        if d_model < 1 or d_ff < 1:
-            raise ValueError(f"d_model and d_ff must be positive, got d_model={d_model}, d_ff={d_ff}")
+        check_positive_int("d_model", d_model)
+        check_positive_int("d_ff", d_ff)
         self.W_1 = nn.Linear(d_model, d_ff, bias=bias)
         self.W_2 = nn.Linear(d_ff, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
@@ -102,7 +106,7 @@ def _check_torch_layer(reference: nn.Module, expected: type) -> None:
         raise ValueError(f"reference must use the ReLU activation, got {reference.activation}")
 
 
-def _copy_norm(add_norm: AddNorm, reference: nn.LayerNorm) -> None:
+def _copy_norm(add_norm: SublayerConnection, reference: nn.LayerNorm) -> None:
     add_norm.norm.eps = reference.eps
     add_norm.norm.weight.copy_(reference.weight)
     if reference.bias is not None:
@@ -123,18 +127,17 @@ class EncoderLayer(nn.Module):
                  eps: float = 1e-5, bias: bool = True):
         super().__init__()
         self.self_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
-        self.add_norm_1 = AddNorm(d_model, dropout=dropout, eps=eps)
+        self.add_norm_1 = SublayerConnection(d_model, "post-norm", dropout=dropout, eps=eps)
         self.feed_forward = FeedForward(d_model, d_ff, dropout=dropout, bias=bias)
-        self.add_norm_2 = AddNorm(d_model, dropout=dropout, eps=eps)
+        self.add_norm_2 = SublayerConnection(d_model, "post-norm", dropout=dropout, eps=eps)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
                 need_weights: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """(B, S, C) -> (B, S, C); with need_weights, also the (B, H, S, S) attention weights."""
         # 1. every source token looks at every (non-padding) source token
-        attended, weights = self.self_attention(x, x, x, mask=mask, need_weights=True)
-        x = self.add_norm_1(x, attended)
+        x, weights = self.add_norm_1(x, lambda h: self.self_attention(h, h, h, mask=mask, need_weights=True))
         # 2. then each token is transformed on its own
-        x = self.add_norm_2(x, self.feed_forward(x))
+        x = self.add_norm_2(x, self.feed_forward)
         return (x, weights) if need_weights else x
 
     @classmethod
@@ -160,11 +163,11 @@ class DecoderLayer(nn.Module):
                  eps: float = 1e-5, bias: bool = True):
         super().__init__()
         self.self_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
-        self.add_norm_1 = AddNorm(d_model, dropout=dropout, eps=eps)
+        self.add_norm_1 = SublayerConnection(d_model, "post-norm", dropout=dropout, eps=eps)
         self.cross_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
-        self.add_norm_2 = AddNorm(d_model, dropout=dropout, eps=eps)
+        self.add_norm_2 = SublayerConnection(d_model, "post-norm", dropout=dropout, eps=eps)
         self.feed_forward = FeedForward(d_model, d_ff, dropout=dropout, bias=bias)
-        self.add_norm_3 = AddNorm(d_model, dropout=dropout, eps=eps)
+        self.add_norm_3 = SublayerConnection(d_model, "post-norm", dropout=dropout, eps=eps)
 
     def forward(
         self,
@@ -180,15 +183,14 @@ class DecoderLayer(nn.Module):
         (B, H, T, S) weights.
         """
         # 1. masked self-attention: with the causal tgt_mask, token t sees tokens 0..t only
-        attended, self_weights = self.self_attention(x, x, x, mask=tgt_mask, need_weights=True)
-        x = self.add_norm_1(x, attended)
+        x, self_weights = self.add_norm_1(
+            x, lambda h: self.self_attention(h, h, h, mask=tgt_mask, need_weights=True))
         # 2. encoder-decoder attention: queries from the decoder, keys and values from the
-        #    encoder's output, so each target token picks the source words it needs
-        attended, cross_weights = self.cross_attention(x, memory, memory, mask=memory_mask,
-                                                       need_weights=True)
-        x = self.add_norm_2(x, attended)
+        #    encoder's output (the memory), so each target token picks the source words it needs
+        x, cross_weights = self.add_norm_2(
+            x, lambda h: self.cross_attention(h, memory, memory, mask=memory_mask, need_weights=True))
         # 3. position-wise feed-forward
-        x = self.add_norm_3(x, self.feed_forward(x))
+        x = self.add_norm_3(x, self.feed_forward)
         return (x, self_weights, cross_weights) if need_weights else x
 
     @classmethod
@@ -299,8 +301,11 @@ class Transformer(nn.Module):
             raise ValueError(f"{name} holds ids in [{int(ids.min())}, {int(ids.max())}], outside "
                              f"the vocabulary [0, {vocab_size})")
 
-    def src_mask(self, src: torch.Tensor) -> torch.Tensor:
-        """(B, S) ids -> (B, 1, 1, S): every query may attend to the real (non-PAD) source words."""
+    def memory_mask(self, src: torch.Tensor) -> torch.Tensor:
+        """(B, S) ids -> (B, 1, 1, S): every query may attend to the real (non-PAD) source words.
+
+        The encoder's self-attention and the decoder's cross-attention (over the memory) use it.
+        """
         return padding_mask(src, self.config.pad_id)
 
     def tgt_mask(self, tgt: torch.Tensor) -> torch.Tensor:
@@ -317,15 +322,15 @@ class Transformer(nn.Module):
                ) -> torch.Tensor | tuple[torch.Tensor, list]:
         """(B, S) source ids -> memory (B, S, C); with need_weights, also the encoder weights."""
         self._check_ids("src", src, self.config.src_vocab_size)
-        return self.encoder(self._embed(self.src_embedding, src), self.src_mask(src),
+        return self.encoder(self._embed(self.src_embedding, src), self.memory_mask(src),
                             need_weights=need_weights)
 
-    def decode(self, tgt: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor,
+    def decode(self, tgt: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor,
                need_weights: bool = False) -> torch.Tensor | tuple[torch.Tensor, list, list]:
         """(B, T) target ids, memory (B, S, C) -> logits (B, T, V) for the next token at each t."""
         self._check_ids("tgt", tgt, self.config.tgt_vocab_size)
         out = self.decoder(self._embed(self.tgt_embedding, tgt), memory, self.tgt_mask(tgt),
-                           src_mask, need_weights=need_weights)
+                           memory_mask, need_weights=need_weights)
         if not need_weights:
             return self.output_projection(out)  # (B, T, C) -> (B, T, V)
         out, self_weights, cross_weights = out
@@ -338,52 +343,57 @@ class Transformer(nn.Module):
         The logits at position t score the target token t + 1. With need_weights, also
         every attention map (AttentionMaps).
         """
-        if src.dim() == 2 and tgt.dim() == 2 and src.shape[0] != tgt.shape[0]:
-            raise ValueError(f"src and tgt must have the same batch size B, got src "
-                             f"{tuple(src.shape)} and tgt {tuple(tgt.shape)}")
+        _check_same_batch(src, tgt)
         if not need_weights:
-            return self.decode(tgt, self.encode(src), self.src_mask(src))
+            return self.decode(tgt, self.encode(src), self.memory_mask(src))
         memory, encoder_weights = self.encode(src, need_weights=True)
-        logits, self_weights, cross_weights = self.decode(tgt, memory, self.src_mask(src),
+        logits, self_weights, cross_weights = self.decode(tgt, memory, self.memory_mask(src),
                                                           need_weights=True)
         return logits, AttentionMaps(encoder_weights, self_weights, cross_weights)
 
 
+def _check_same_batch(src: torch.Tensor, tgt: torch.Tensor) -> None:
+    if src.dim() == 2 and tgt.dim() == 2 and src.shape[0] != tgt.shape[0]:
+        raise ValueError(f"src and tgt must have the same batch size B, got src "
+                         f"{tuple(src.shape)} and tgt {tuple(tgt.shape)}")
+
+
 @torch.no_grad()
 def greedy_decode(model: Transformer, src: torch.Tensor, sos_id: int, eos_id: int,
-                  max_len: int) -> torch.Tensor:
-    """Autoregressive decoding, one most-likely token at a time: (B, S) -> (B, L), L <= max_len.
+                  max_new_tokens: int) -> torch.Tensor:
+    """Autoregressive decoding, one most-likely token at a time: (B, S) -> (B, L), L <= max_new_tokens.
 
     Each row starts from SOS and feeds its own outputs back in. A row stops at its EOS (kept
     in the output) and is padded with PAD afterwards; decoding ends when every row has
-    stopped or after `max_len` tokens. The model is put in eval mode (no dropout) and its
-    mode is restored afterwards.
+    stopped or after `max_new_tokens` tokens. The model runs in eval mode (no dropout); the
+    caller's mode comes back afterwards.
     """
-    if not isinstance(model, Transformer):
-        raise ValueError(f"model must be a Transformer, got {type(model).__name__}")
-    vocab_size, pad_id = model.config.tgt_vocab_size, model.config.pad_id
-    for name, token in (("sos_id", sos_id), ("eos_id", eos_id)):
-        if not 0 <= token < vocab_size:
-            raise ValueError(f"{name}={token} is outside the target vocabulary [0, {vocab_size})")
-    if not isinstance(max_len, int) or not 1 <= max_len < model.config.max_len:
-        raise ValueError(f"max_len must be an int in [1, {model.config.max_len - 1}] (the model's "
-                         f"max_len minus one, for SOS), got {max_len!r}")
-    was_training = model.training
-    model.eval()
-    try:
-        src_mask = model.src_mask(src)  # (B, 1, 1, S)
+    _check_decoding_arguments(model, sos_id, eos_id, max_new_tokens)
+    pad_id = model.config.pad_id
+    with model_mode(model, training=False):
+        memory_mask = model.memory_mask(src)  # (B, 1, 1, S)
         memory = model.encode(src)  # (B, S) -> (B, S, C): the source is read once
         tokens = torch.full((src.shape[0], 1), sos_id, dtype=torch.long, device=src.device)  # (B, 1)
         finished = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)  # (B,)
-        for _ in range(max_len):
-            logits = model.decode(tokens, memory, src_mask)  # (B, t) -> (B, t, V)
+        for _ in range(max_new_tokens):
+            logits = model.decode(tokens, memory, memory_mask)  # (B, t) -> (B, t, V)
             next_token = logits[:, -1].argmax(dim=-1)  # (B, V) -> (B,): the most likely next word
             next_token = next_token.masked_fill(finished, pad_id)  # stopped rows only get PAD
             tokens = torch.cat([tokens, next_token[:, None]], dim=1)  # (B, t) -> (B, t + 1)
             finished |= next_token == eos_id
             if finished.all():
                 break
-    finally:
-        model.train(was_training)  # the caller's mode, even after an error
     return tokens[:, 1:]  # drop SOS: (B, 1 + L) -> (B, L)
 
+
+def _check_decoding_arguments(model: Transformer, sos_id: int, eos_id: int, max_new_tokens: int) -> None:
+    if not isinstance(model, Transformer):
+        raise ValueError(f"model must be a Transformer, got {type(model).__name__}")
+    vocab_size = model.config.tgt_vocab_size
+    for name, token in (("sos_id", sos_id), ("eos_id", eos_id)):
+        if not 0 <= token < vocab_size:
+            raise ValueError(f"{name}={token} is outside the target vocabulary [0, {vocab_size})")
+    longest = model.config.max_len - 1  # one position is SOS
+    if not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= longest:
+        raise ValueError(f"max_new_tokens must be an int in [1, {longest}] (the model's max_len "
+                         f"minus one, for SOS), got {max_new_tokens!r}")

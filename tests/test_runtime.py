@@ -6,7 +6,7 @@ import re
 import pytest
 import torch
 
-from lessons_lib.runtime import choose_device, quick_from_env, seed_everything, start_lesson
+from lessons_lib.runtime import choose_device, model_mode, quick_from_env, seed_everything, start_lesson
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("true", True), ("0", False), ("", False), ("No", False)])
@@ -72,3 +72,14 @@ def test_check_positive_int_names_the_argument(bad):
     with pytest.raises(ValueError, match=rf"num_layers must be a positive int, got {re.escape(repr(bad))}"):
         check_positive_int("num_layers", bad)
     check_positive_int("num_layers", 3)  # no error
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_model_mode_sets_the_mode_and_gives_the_callers_back_even_after_an_error(training):
+    model = torch.nn.Sequential(torch.nn.Dropout(0.5)).train(not training)
+    with model_mode(model, training=training):
+        assert model.training is training and model[0].training is training
+    assert model.training is (not training)
+    with pytest.raises(RuntimeError, match="inside"), model_mode(model, training=training):
+        raise RuntimeError("inside")
+    assert model.training is (not training) and model[0].training is (not training)

@@ -62,6 +62,14 @@ def test_training_is_seeded_and_the_loss_falls(corpus):
         train_seq2seq(_tiny_model(corpus), src, tgt[:5], config, progress=False)
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_training_gives_back_the_callers_mode(corpus, training):
+    src, tgt = corpus.encode(corpus.train[:64])
+    model = _tiny_model(corpus).train(training)
+    train_seq2seq(model, src, tgt, TrainConfig(steps=2, batch_size=8, warmup_steps=1), progress=False)
+    assert model.training is training
+
+
 def test_evaluate_translation_scores_exact_match_and_tokens():
     # references: [5, 6, EOS], [7, EOS], [8, 9, 10, EOS]
     tgt = torch.tensor([[SOS, 5, 6, EOS, PAD], [SOS, 7, EOS, PAD, PAD], [SOS, 8, 9, 10, EOS]])
@@ -79,7 +87,7 @@ def test_evaluate_translation_scores_exact_match_and_tokens():
 
 def test_translate_returns_words_and_cross_attention_of_matching_shape(corpus):
     model = _tiny_model(corpus).eval()
-    result = translate(model, "I go home.", corpus.src_vocab, corpus.tgt_vocab, max_len=6)
+    result = translate(model, "I go home.", corpus.src_vocab, corpus.tgt_vocab, max_new_tokens=6)
     assert result.source_tokens == ["i", "go", "home"]
     layers, heads, T, S = result.cross_attention.shape
     assert (layers, heads, S) == (1, 2, 3) and T == len(result.target_tokens) <= 6

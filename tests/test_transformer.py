@@ -65,7 +65,7 @@ def test_stacks_and_feed_forward_reject_empty_sizes():
         Encoder(0, D_MODEL, NUM_HEADS, D_FF)
     with pytest.raises(ValueError, match="num_layers"):
         Decoder(0, D_MODEL, NUM_HEADS, D_FF)
-    with pytest.raises(ValueError, match="d_ff=0"):
+    with pytest.raises(ValueError, match="d_ff must be a positive int, got 0"):
         FeedForward(D_MODEL, 0)
 
 
@@ -251,7 +251,7 @@ class ScriptedTransformer(Transformer):
         self.scripts = scripts
         self.decode_calls = 0
 
-    def decode(self, tgt, memory, src_mask, need_weights=False):
+    def decode(self, tgt, memory, memory_mask, need_weights=False):
         self.decode_calls += 1
         step = tgt.shape[1] - 1  # tokens generated so far
         logits = torch.zeros(tgt.shape[0], tgt.shape[1], self.config.tgt_vocab_size)
@@ -262,14 +262,14 @@ class ScriptedTransformer(Transformer):
 
 def test_greedy_decode_stops_each_row_at_its_eos_and_pads_after_it():
     model = ScriptedTransformer([[5, EOS], [6, 7, 8, EOS], [9, 10, EOS]])
-    out = greedy_decode(model, torch.tensor([[3, 4]] * 3), SOS, EOS, max_len=10)
+    out = greedy_decode(model, torch.tensor([[3, 4]] * 3), SOS, EOS, max_new_tokens=10)
     assert out.tolist() == [[5, EOS, PAD, PAD], [6, 7, 8, EOS], [9, 10, EOS, PAD]]
-    assert model.decode_calls == 4  # stopped when the last row ended, not at max_len
+    assert model.decode_calls == 4  # stopped when the last row ended, not at max_new_tokens
 
 
-def test_greedy_decode_respects_max_len():
+def test_greedy_decode_respects_max_new_tokens():
     model = ScriptedTransformer([[5, 6, 7, 8, 9, 10, EOS], [5, EOS]])
-    out = greedy_decode(model, torch.tensor([[3], [4]]), SOS, EOS, max_len=3)
+    out = greedy_decode(model, torch.tensor([[3], [4]]), SOS, EOS, max_new_tokens=3)
     assert out.tolist() == [[5, 6, 7], [5, EOS, PAD]]
     assert model.decode_calls == 3
 
@@ -277,7 +277,7 @@ def test_greedy_decode_respects_max_len():
 def test_greedy_decode_equals_the_argmax_of_a_teacher_forced_pass_on_its_own_output():
     model = _model(seed=5, dropout=0.5).train()  # greedy_decode must switch dropout off itself
     src = torch.randint(3, 11, (4, 5), generator=torch.Generator().manual_seed(1))
-    out = greedy_decode(model, src, SOS, EOS, max_len=6)
+    out = greedy_decode(model, src, SOS, EOS, max_new_tokens=6)
     assert model.training  # and give the mode back
     model.eval()
     decoder_input = torch.cat([torch.full((4, 1), SOS), out[:, :-1]], dim=1)  # (B, L)
@@ -291,12 +291,12 @@ def test_greedy_decode_equals_the_argmax_of_a_teacher_forced_pass_on_its_own_out
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"max_len": 0}, "max_len must be an int"),
-    ({"max_len": 32}, "max_len must be an int"),
+    ({"max_new_tokens": 0}, "max_new_tokens must be an int"),
+    ({"max_new_tokens": 32}, "max_new_tokens must be an int"),
     ({"sos_id": 13}, "sos_id=13"),
 ])
 def test_greedy_decode_rejects_bad_arguments(kwargs, message):
-    arguments = {"sos_id": SOS, "eos_id": EOS, "max_len": 5} | kwargs
+    arguments = {"sos_id": SOS, "eos_id": EOS, "max_new_tokens": 5} | kwargs
     with pytest.raises(ValueError, match=message):
         greedy_decode(_model(), torch.tensor([[3, 4]]), **arguments)
 
@@ -304,5 +304,5 @@ def test_greedy_decode_rejects_bad_arguments(kwargs, message):
 def test_greedy_decode_gives_the_mode_back_even_after_an_error():
     model = _model().train()
     with pytest.raises(ValueError, match="src"):
-        greedy_decode(model, torch.tensor([[3, 400]]), SOS, EOS, max_len=5)  # 400: not in the vocabulary
+        greedy_decode(model, torch.tensor([[3, 400]]), SOS, EOS, max_new_tokens=5)  # 400: not in the vocabulary
     assert model.training
