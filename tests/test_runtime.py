@@ -6,7 +6,13 @@ import re
 import pytest
 import torch
 
-from lessons_lib.runtime import choose_device, model_mode, quick_from_env, seed_everything, start_lesson
+from lessons_lib.runtime import (
+    choose_device,
+    model_mode,
+    quick_from_env,
+    seed_everything,
+    start_lesson,
+)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("true", True), ("0", False), ("", False), ("No", False)])

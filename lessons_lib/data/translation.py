@@ -31,27 +31,11 @@ from typing import NamedTuple
 
 import torch
 
+from lessons_lib.hangul import FINAL_NIEUN, FINAL_RIEUL, final_consonant, has_batchim
 from lessons_lib.runtime import check_positive_int
 
 PAD, SOS, EOS, UNK = "<pad>", "<sos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = (PAD, SOS, EOS, UNK)  # ids 0, 1, 2, 3 in every Vocab
-
-# Hangul syllables are laid out as 0xAC00 + (initial * 21 + vowel) * 28 + final consonant
-_HANGUL_FIRST, _HANGUL_LAST = 0xAC00, 0xD7A3
-_FINAL_NIEUN, _FINAL_RIEUL = 4, 8  # the final-consonant indices of ㄴ and ㄹ
-
-
-def _final_consonant(word: str) -> int:
-    """Index (0 = none) of the final consonant of the last syllable of a Hangul word."""
-    if not word or not _HANGUL_FIRST <= ord(word[-1]) <= _HANGUL_LAST:
-        raise ValueError(f"word must end in a Hangul syllable, got {word!r}")
-    return (ord(word[-1]) - _HANGUL_FIRST) % 28
-
-
-def has_batchim(word: str) -> bool:
-    """True when the Korean word ends in a consonant (받침), as 책, 선생님; False for 커피, 나."""
-    return _final_consonant(word) != 0
-
 
 def topic(noun: str) -> str:
     """The noun with the topic particle: 은 after a consonant, 는 after a vowel."""
@@ -70,12 +54,12 @@ def obj(noun: str) -> str:
 
 def plain_present(stem: str) -> str:
     """The plain present (해라체) of a verb stem: 가 -> 간다, 먹 -> 먹는다, 만들 -> 만든다."""
-    final = _final_consonant(stem)
+    final = final_consonant(stem)
     last = ord(stem[-1])
     if final == 0:  # vowel stem: ㄴ joins the last syllable (가 -> 간다, 마시 -> 마신다)
-        return stem[:-1] + chr(last + _FINAL_NIEUN) + "다"
-    if final == _FINAL_RIEUL:  # ㄹ stem: ㄹ drops before ㄴ (만들 -> 만든다, 팔 -> 판다)
-        return stem[:-1] + chr(last - _FINAL_RIEUL + _FINAL_NIEUN) + "다"
+        return stem[:-1] + chr(last + FINAL_NIEUN) + "다"
+    if final == FINAL_RIEUL:  # ㄹ stem: ㄹ drops before ㄴ (만들 -> 만든다, 팔 -> 판다)
+        return stem[:-1] + chr(last - FINAL_RIEUL + FINAL_NIEUN) + "다"
     return stem + "는다"  # other consonant stems (먹 -> 먹는다, 읽 -> 읽는다)
 
 

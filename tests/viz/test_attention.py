@@ -1,31 +1,22 @@
-"""The lesson 01 and 02 explorers in lessons_lib.viz, called as plain functions and as widgets."""
+"""lessons_lib.viz.attention: the lesson 01 explorers, called as plain functions and as widgets."""
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
 from lessons_lib.attention import scaled_dot_product_attention
-from lessons_lib.viz import (
+from lessons_lib.viz.attention import (
     attention_row_data,
     attention_row_view,
-    head_data,
-    head_explorer,
-    head_view,
     query_explorer,
     softmax_saturation_data,
     softmax_saturation_explorer,
     softmax_saturation_view,
 )
+from lessons_lib.viz.explorer import FigureExplorer
 
 TOKENS = ["I", "go", "home"]
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture
@@ -35,17 +26,6 @@ def attention():
     q, k, v = (torch.randn(3, 4, generator=generator) for _ in range(3))
     _, weights = scaled_dot_product_attention(q, k, v)
     return weights, v
-
-
-@pytest.fixture
-def head_weights():
-    """(H=4, Tq=3, Tk=5): head 0 uniform, head 1 one-hot, heads 2 and 3 random softmax rows."""
-    generator = torch.Generator().manual_seed(1)
-    uniform = torch.full((1, 3, 5), 0.2)
-    one_hot = torch.zeros(1, 3, 5)
-    one_hot[0, :, 2] = 1.0
-    random_rows = torch.softmax(torch.randn(2, 3, 5, generator=generator), dim=-1)
-    return torch.cat([uniform, one_hot, random_rows])
 
 
 def test_attention_row_data_is_the_weighted_sum_of_the_values(attention):
@@ -82,8 +62,8 @@ def test_attention_row_view_draws_the_row_and_the_sum(attention):
 def test_query_explorer_follows_the_dropdown(attention):
     weights, values = attention
     explorer = query_explorer(weights, values, TOKENS)
-    assert isinstance(explorer, widgets.interactive)
-    dropdown = explorer.children[0]
+    assert isinstance(explorer, FigureExplorer)
+    dropdown = explorer.controls["query_index"]
     assert isinstance(dropdown, widgets.Dropdown)
     assert [label for label, _ in dropdown.options] == ["0: I", "1: go", "2: home"]
     np.testing.assert_allclose(explorer.result["weights"], weights[0].numpy())
@@ -138,8 +118,8 @@ def test_softmax_saturation_view_has_two_panels():
 
 def test_softmax_saturation_explorer_follows_the_slider():
     explorer = softmax_saturation_explorer((4, 64, 1024), num_keys=8, seed=2)
-    assert isinstance(explorer, widgets.interactive)
-    slider = explorer.children[0]
+    assert isinstance(explorer, FigureExplorer)
+    slider = explorer.controls["d_k"]
     assert isinstance(slider, widgets.SelectionSlider)
     assert explorer.result["d_k"] == 4
     slider.value = 1024
@@ -148,43 +128,3 @@ def test_softmax_saturation_explorer_follows_the_slider():
     np.testing.assert_array_equal(explorer.result["unscaled_weights"], expected["unscaled_weights"])
     with pytest.raises(ValueError, match="positive ints"):
         softmax_saturation_explorer((0, 4))
-
-
-def test_head_data_measures_how_spread_each_head_is(head_weights):
-    data = head_data(head_weights, 1)
-    np.testing.assert_array_equal(data["weights"], head_weights[1].numpy())
-    assert data["head"] == 1
-    assert data["entropy"].shape == (4,)
-    np.testing.assert_allclose(data["entropy"][0], np.log(5), rtol=1e-6)  # uniform rows
-    np.testing.assert_allclose(data["entropy"][1], 0.0, atol=1e-12)  # one-hot rows
-    assert 0.0 < data["entropy"][2] < np.log(5)
-
-
-def test_head_data_rejects_bad_input(head_weights):
-    with pytest.raises(ValueError, match="head=4"):
-        head_data(head_weights, 4)
-    with pytest.raises(ValueError, match=r"\(1, 4, 3, 5\)"):
-        head_data(head_weights[None], 0)
-
-
-def test_head_view_highlights_the_chosen_head(head_weights):
-    fig = head_view(head_weights, 2, ["a", "b", "c"], list("vwxyz"))
-    heatmap, bars = fig.axes[:2]
-    assert heatmap.get_title() == "head 2"
-    np.testing.assert_allclose(heatmap.images[0].get_array(), head_weights[2].numpy())
-    colors = [patch.get_facecolor() for patch in bars.patches]
-    assert colors[2] != colors[0] and colors[0] == colors[1] == colors[3]
-
-
-def test_head_explorer_follows_the_dropdown(head_weights):
-    explorer = head_explorer(head_weights, ["a", "b", "c"], list("vwxyz"))
-    assert isinstance(explorer, widgets.interactive)
-    dropdown = explorer.children[0]
-    assert isinstance(dropdown, widgets.Dropdown)
-    assert len(dropdown.options) == 4
-    assert explorer.result["head"] == 0
-    dropdown.value = 3
-    assert explorer.result["head"] == 3
-    np.testing.assert_array_equal(explorer.result["weights"], head_weights[3].numpy())
-    with pytest.raises(ValueError, match="3-D"):
-        head_explorer(head_weights[0])
