@@ -110,3 +110,9 @@ def test_the_data_module_uses_these_functions_and_loads_no_matplotlib():
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", "the syllable arithmetic must not import matplotlib"
+
+
+@pytest.mark.parametrize("word, expected", [("책", True), ("선생님", True), ("빵", True),
+                                            ("커피", False), ("나", False), ("학교", False)])
+def test_has_batchim_reads_the_final_consonant(word, expected):
+    assert has_batchim(word) is expected

@@ -37,17 +37,17 @@ from lessons_lib.runtime import check_positive_int
 PAD, SOS, EOS, UNK = "<pad>", "<sos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = (PAD, SOS, EOS, UNK)  # ids 0, 1, 2, 3 in every Vocab
 
-def topic(noun: str) -> str:
+def with_topic_particle(noun: str) -> str:
     """The noun with the topic particle: 은 after a consonant, 는 after a vowel."""
     return noun + ("은" if has_batchim(noun) else "는")
 
 
-def subject(noun: str) -> str:
+def with_subject_particle(noun: str) -> str:
     """The noun with the subject particle: 이 after a consonant, 가 after a vowel."""
     return noun + ("이" if has_batchim(noun) else "가")
 
 
-def obj(noun: str) -> str:
+def with_object_particle(noun: str) -> str:
     """The noun with the object particle: 을 after a consonant, 를 after a vowel."""
     return noun + ("을" if has_batchim(noun) else "를")
 
@@ -169,7 +169,7 @@ class Verb(NamedTuple):
 _FOODS = (("bread", "빵"), ("rice", "밥"), ("an apple", "사과"), ("noodles", "국수"),
           ("kimchi", "김치"), ("a sandwich", "샌드위치"), ("cake", "케이크"))
 _DRINKS = (("coffee", "커피"), ("tea", "차"), ("water", "물"), ("milk", "우유"), ("juice", "주스"))
-_SUBJECTS_OF_STUDY = (("English", "영어"), ("Korean", "한국어"), ("math", "수학"),
+_SCHOOL_COURSES = (("English", "영어"), ("Korean", "한국어"), ("math", "수학"),
                       ("history", "역사"), ("science", "과학"), ("music", "음악"))
 _GOODS = (("bread", "빵"), ("apples", "사과"), ("flowers", "꽃"), ("fruit", "과일"),
           ("vegetables", "채소"), ("fish", "생선"))
@@ -200,9 +200,9 @@ VERBS = (
          (("a friend", "친구"), ("my friend", "내 친구"), ("friends", "친구들"),
           ("the teacher", "선생님"), ("the doctor", "의사")),
          ("school", "park", "library", "cafe", "restaurant", "station")),
-    Verb("study", "studies", "공부하", _SUBJECTS_OF_STUDY,
+    Verb("study", "studies", "공부하", _SCHOOL_COURSES,
          ("home", "school", "library", "cafe", "classroom")),
-    Verb("learn", "learns", "배우", _SUBJECTS_OF_STUDY, ("home", "school", "classroom")),
+    Verb("learn", "learns", "배우", _SCHOOL_COURSES, ("home", "school", "classroom")),
     Verb("make", "makes", "만들",
          (("bread", "빵"), ("a cake", "케이크"), ("kimchi", "김치"), ("a sandwich", "샌드위치"),
           ("noodles", "국수")),
@@ -251,7 +251,7 @@ def make_pair(subj: Subject, verb: Verb, object_index: int | None,
         place_english, noun = table[place]
         place_korean = noun + particle
     english = [subj.english, verb.third_singular if subj.third_singular else verb.base]
-    korean = [topic(subj.korean) if subj.pronoun else subject(subj.korean)]
+    korean = [with_topic_particle(subj.korean) if subj.pronoun else with_subject_particle(subj.korean)]
     if time_index is not None:
         korean.append(TIMES[time_index][1])
     if place_korean is not None:
@@ -261,7 +261,7 @@ def make_pair(subj: Subject, verb: Verb, object_index: int | None,
     if object_index is not None:
         object_english, object_korean = verb.objects[object_index]
         english.append(object_english)
-        korean.append(obj(object_korean))
+        korean.append(with_object_particle(object_korean))
     if place_english is not None and not verb.motion:  # "reads a book at school"
         english.append(place_english)
     if time_index is not None:

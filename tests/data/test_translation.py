@@ -15,27 +15,21 @@ from lessons_lib.data.translation import (
     grammar_pair,
     has_batchim,
     make_corpus,
-    obj,
     pad_batch,
     plain_present,
-    subject,
     tokenize,
-    topic,
+    with_object_particle,
+    with_subject_particle,
+    with_topic_particle,
 )
 
 # ----- Korean morphology ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("word, expected", [("책", True), ("선생님", True), ("빵", True),
-                                            ("커피", False), ("나", False), ("학교", False)])
-def test_has_batchim_reads_the_final_consonant(word, expected):
-    assert has_batchim(word) is expected
-
-
 def test_particles_follow_the_final_consonant():
-    assert [topic(w) for w in ("나", "그들", "우리", "선생님")] == ["나는", "그들은", "우리는", "선생님은"]
-    assert [subject(w) for w in ("선생님", "친구", "학생", "의사")] == ["선생님이", "친구가", "학생이", "의사가"]
-    assert [obj(w) for w in ("책", "커피", "물", "사과")] == ["책을", "커피를", "물을", "사과를"]
+    assert [with_topic_particle(w) for w in ("나", "그들", "우리", "선생님")] == ["나는", "그들은", "우리는", "선생님은"]
+    assert [with_subject_particle(w) for w in ("선생님", "친구", "학생", "의사")] == ["선생님이", "친구가", "학생이", "의사가"]
+    assert [with_object_particle(w) for w in ("책", "커피", "물", "사과")] == ["책을", "커피를", "물을", "사과를"]
 
 
 @pytest.mark.parametrize("stem, expected", [
@@ -48,7 +42,9 @@ def test_plain_present(stem, expected):
 
 def test_morphology_rejects_words_that_are_not_hangul():
     with pytest.raises(ValueError, match="Hangul"):
-        has_batchim("book")
+        plain_present("book")
+    with pytest.raises(ValueError, match="Hangul"):
+        with_object_particle("book")
 
 
 # ----- the grammar ------------------------------------------------------------------------------
