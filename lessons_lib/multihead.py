@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from lessons_lib.attention import check_tokens, scaled_dot_product_attention
+from lessons_lib.runtime import check_positive_int
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -33,11 +34,8 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 
 
 def _check_sizes(d_model: int, num_heads: int, dropout: float) -> None:
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in (d_model, num_heads)):
-        raise ValueError(
-            f"d_model and num_heads must be positive ints, got d_model={d_model}, "
-            f"num_heads={num_heads}"
-        )
+    check_positive_int("d_model", d_model)
+    check_positive_int("num_heads", num_heads)
     if d_model % num_heads != 0:
         raise ValueError(
             f"d_model={d_model} is not divisible by num_heads={num_heads}: each head gets "

@@ -63,8 +63,8 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def __init__(self, d_model: int, max_len: int = 512):
         super().__init__()
-        if d_model < 1 or max_len < 1:
-            raise ValueError(f"d_model and max_len must be positive, got {d_model} and {max_len}")
+        check_positive_int("d_model", d_model)
+        check_positive_int("max_len", max_len)
         self.d_model = d_model
         self.max_len = max_len
         self.embedding = nn.Embedding(max_len, d_model)

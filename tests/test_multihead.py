@@ -135,7 +135,11 @@ def test_from_torch_refuses_extra_keys_it_cannot_copy():
             MultiHeadAttention.from_torch(nn.MultiheadAttention(D_MODEL, HEADS, batch_first=True, **extra))
 
 
-@pytest.mark.parametrize(("d_model", "num_heads"), [(16, 2.0), (0, 1), (True, 1)])
-def test_sizes_must_be_positive_ints(d_model, num_heads):
-    with pytest.raises(ValueError, match="must be positive ints"):
+@pytest.mark.parametrize(("d_model", "num_heads", "message"), [
+    (16, 2.0, "num_heads must be a positive int, got 2.0"),
+    (0, 1, "d_model must be a positive int, got 0"),
+    (True, 1, "d_model must be a positive int, got True"),
+])
+def test_sizes_must_be_positive_ints(d_model, num_heads, message):
+    with pytest.raises(ValueError, match=message):
         MultiHeadAttention(d_model, num_heads)

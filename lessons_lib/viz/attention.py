@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from lessons_lib.runtime import check_positive_int
 from lessons_lib.viz.explorer import FigureExplorer
 from lessons_lib.viz.plots import as_numpy, row_entropy
 
@@ -99,8 +100,9 @@ def softmax_saturation_data(
 
     Every entry of the query and keys has variance 1, so the unscaled scores have variance d_k.
     """
-    if d_k < 1 or num_keys < 2:
-        raise ValueError(f"need d_k >= 1 and num_keys >= 2, got d_k={d_k}, num_keys={num_keys}")
+    check_positive_int("d_k", d_k)
+    if num_keys < 2:
+        raise ValueError(f"num_keys must be at least 2 to compare weights, got {num_keys!r}")
     generator = torch.Generator().manual_seed(seed)
     query = torch.randn(d_k, generator=generator)  # (D,), each entry of variance 1
     keys = torch.randn(num_keys, d_k, generator=generator)  # (Tk, D)

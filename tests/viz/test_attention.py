@@ -103,9 +103,9 @@ def test_unscaled_softmax_saturates_at_large_d_k():
 
 
 def test_softmax_saturation_data_rejects_bad_sizes():
-    with pytest.raises(ValueError, match="d_k=0"):
+    with pytest.raises(ValueError, match="d_k must be a positive int, got 0"):
         softmax_saturation_data(0)
-    with pytest.raises(ValueError, match="num_keys=1"):
+    with pytest.raises(ValueError, match="num_keys must be at least 2 .*got 1"):
         softmax_saturation_data(4, num_keys=1)
 
 
