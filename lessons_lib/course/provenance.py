@@ -52,7 +52,6 @@ from lessons_lib.course.kernel import isolated
 from lessons_lib.course.model import MAX_ORIGINS_BYTES, Question, Step
 from lessons_lib.selfcheck import LIBRARY
 
-_LOOKUPS = {"getattr", "import_module", "__import__"}  # calls that find something by a name in a string
 # calls that run a string as code; IPython turns `%time x` into get_ipython().run_line_magic(...)
 _CODE_RUNNERS = {"exec", "eval", "compile", "run_cell", "run_line_magic", "run_cell_magic"}
 
@@ -133,26 +132,28 @@ class LibraryUse:
         return set(self.path.split("."))
 
 
-def _lookup(node: ast.AST) -> tuple[ast.expr | None, ast.expr] | None:
-    """(where, key) of a look-up by a name that is a value: getattr(m, key), vars(m)[key],
-    m.__dict__[key] or .get(key); where is None for import_module(key), __import__(key), sys.modules[key]."""
-    def namespace(expr: ast.expr) -> ast.expr | None:  # m, of vars(m) or m.__dict__
-        if isinstance(expr, ast.Call) and _called(expr.func) == "vars" and expr.args:
-            return expr.args[0]
-        return expr.value if isinstance(expr, ast.Attribute) and expr.attr == "__dict__" else None
+def _namespace(node: ast.AST) -> ast.expr | None:
+    """m, when node is vars(m) or m.__dict__."""
+    if isinstance(node, ast.Call) and _called(node.func) == "vars" and node.args:
+        return node.args[0]
+    return node.value if isinstance(node, ast.Attribute) and node.attr == "__dict__" else None
 
+
+def _lookup(node: ast.AST) -> tuple[ast.expr | None, ast.expr] | None:
+    """(m, key) of a look-up by a name held in a value: getattr(m, key), vars(m)[key], m.__dict__[key]
+    or m.__dict__.get(key); (None, key) for import_module(key), __import__(key) and sys.modules[key]."""
     if isinstance(node, ast.Subscript):
         if _called(node.value) == "modules":
             return None, node.slice
-        return (namespace(node.value), node.slice) if namespace(node.value) is not None else None
+        return (_namespace(node.value), node.slice) if _namespace(node.value) is not None else None
     if not isinstance(node, ast.Call) or not node.args:
         return None
     if _called(node.func) in ("import_module", "__import__"):
         return None, node.args[0]
     if _called(node.func) == "getattr" and len(node.args) > 1:
         return node.args[0], node.args[1]
-    if _called(node.func) == "get" and namespace(node.func.value) is not None:
-        return namespace(node.func.value), node.args[0]
+    if _called(node.func) == "get" and _namespace(node.func.value) is not None:
+        return _namespace(node.func.value), node.args[0]
     return None
 
 
