@@ -47,9 +47,9 @@ def _taken(answers: list[str], context: str = "import torch") -> dict[str, list[
     "from lessons_lib import attention\ncausal_mask = getattr(attention, 'nothing', attention.causal_mask)",
     "def bind():\n    global lib\n    import lessons_lib.attention as lib\nbind()\n"
     "def causal_mask(T):\n    return lib.causal_mask(T)",
-    # new with the simpler check: an import inside the answer's own function
+    # an import inside the answer's own function
     "def causal_mask(T):\n    from lessons_lib import attention as a\n    return a.causal_mask(T)",
-    # new: a forbidden name in a string given to getattr, whatever the object
+    # a forbidden name in a string given to getattr, whatever the object (the module's name is computed)
     "import importlib\nlib = importlib.import_module('.'.join(['lessons_lib', 'attention']))\n"
     "def causal_mask(T):\n    return getattr(lib, 'causal_mask')(T)",
 ], ids=["from_import", "from_import_as_and_wrap", "module_alias", "wraps_module_attribute", "full_path",
