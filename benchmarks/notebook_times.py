@@ -3,39 +3,33 @@
     .venv/bin/python benchmarks/notebook_times.py [--only 01 02] [--modes quick full]
 
 Prints a Markdown table: the notebook's own clock (from its metrics JSON) and the wall time of
-the whole papermill run, kernel start included.
+the whole papermill run, kernel start included. Each run is lessons_lib.course.execute.run_notebook,
+as in `python -m lessons_lib.course build` and tests/test_notebooks.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import papermill
+from lessons_lib.course.execute import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def time_notebook(path: Path, quick: bool, workdir: Path) -> tuple[float, float]:
     """Execute one notebook; return (papermill wall seconds, the notebook's own wall_time_s)."""
-    metrics_dir = workdir / ("quick" if quick else "full")
+    mode = "quick" if quick else "full"
     started = time.perf_counter()
-    papermill.execute_notebook(
-        str(path),
-        str(workdir / f"{path.stem}-{'quick' if quick else 'full'}.ipynb"),
-        parameters={"QUICK": quick, "METRICS_DIR": str(metrics_dir)},
-        kernel_name="python3",
-        cwd=str(path.parent),
-        progress_bar=False,
-    )
+    written = run_notebook(path, workdir / f"{path.stem}-{mode}.ipynb", quick=quick, metrics_dir=workdir / mode)
     wall = time.perf_counter() - started
-    own = json.loads((metrics_dir / f"{path.stem}.json").read_text())["wall_time_s"]
-    return wall, own
+    if written is None:
+        raise RuntimeError(f"{path.name} wrote no metrics file")
+    return wall, written["wall_time_s"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,13 +3,13 @@
 nbval runs the lesson notebooks a second way (see `testpaths` and `--nbval-lax` in pyproject.toml).
 """
 
-import json
 import os
 
 import nbformat
 import papermill
 import pytest
 
+from lessons_lib.course.execute import run_notebook
 from tests.notebook_paths import ROOT, all_notebooks, lesson_notebooks, solution_notebooks
 
 # A cell that runs longer than this in quick mode has hung: fail instead of blocking CI.
@@ -54,17 +54,9 @@ def test_lessons_are_numbered_in_order():
 
 @pytest.mark.parametrize("path", lesson_notebooks(), ids=_ids(lesson_notebooks()))
 def test_lesson_runs_quick_under_papermill_and_writes_metrics(path, tmp_path):
-    metrics_dir = tmp_path / "metrics"
-    papermill.execute_notebook(
-        str(path),
-        str(tmp_path / path.name),
-        parameters={"QUICK": True, "METRICS_DIR": str(metrics_dir)},
-        kernel_name="python3",
-        cwd=str(path.parent),
-        progress_bar=False,
-        execution_timeout=CELL_TIMEOUT_S,
-    )
-    written = json.loads((metrics_dir / f"{path.stem}.json").read_text())
+    written = run_notebook(path, tmp_path / path.name, quick=True, metrics_dir=tmp_path / "metrics",
+                           timeout=CELL_TIMEOUT_S)
+    assert written is not None, "the lesson wrote no metrics file"
     assert written["lesson"] == path.stem
     assert written["quick"] is True
     assert written["wall_time_s"] > 0
@@ -73,13 +65,6 @@ def test_lesson_runs_quick_under_papermill_and_writes_metrics(path, tmp_path):
 
 @pytest.mark.parametrize("path", solution_notebooks(), ids=_ids(solution_notebooks()))
 def test_solution_runs_clean_under_papermill(path, tmp_path):
-    papermill.execute_notebook(
-        str(path),
-        str(tmp_path / path.name),
-        kernel_name="python3",
-        cwd=str(path.parent),
-        progress_bar=False,
-        parameters={},
-        execution_timeout=CELL_TIMEOUT_S,
-    )
+    # a solution has no parameters cell: it runs as it is
+    run_notebook(path, tmp_path / path.name, quick=True, metrics_dir=tmp_path / "metrics", timeout=CELL_TIMEOUT_S)
     assert os.path.getsize(tmp_path / path.name) > 0

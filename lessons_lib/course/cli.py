@@ -1,0 +1,112 @@
+"""Instructor tooling for every lesson: regenerate the exercises, grade submissions, build the course.
+
+    python -m lessons_lib.course regenerate [--check]
+    python -m lessons_lib.course grade SUBMISSION... --assignment NAME --out DIR [--timeout S] [--jobs N]
+                                       [--gradebook DB]
+    python -m lessons_lib.course build [--quick] [--out DIR] [NOTEBOOK ...]
+
+A thin layer over regenerate.py, grading.py (with gradebook.py) and build.py: `main(argv)` parses
+the arguments, runs one of them and returns the exit status (0 done, 1 out of date or a notebook
+failed or the grader failed on a submission, 2 a problem with the course or the command line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lessons_lib.course.assignment import find_assignment, load_assignment
+from lessons_lib.course.build import build, build_table, default_build_notebooks
+from lessons_lib.course.gradebook import check_gradebook, write_gradebook
+from lessons_lib.course.grading import expand_submissions, grade
+from lessons_lib.course.model import ROOT, CourseError, number
+from lessons_lib.course.regenerate import regenerate
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lessons_lib.course", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="the course checkout (default: %(default)s)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    regen = commands.add_parser("regenerate", help="write exercises/ from solutions/ with nbgrader")
+    regen.add_argument("--check", action="store_true", help="write nothing; exit 1 and name what is out of date")
+
+    grade_cmd = commands.add_parser("grade", help="grade submitted notebooks: grades.csv and feedback/")
+    grade_cmd.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="notebooks, or folders of them")
+    grade_cmd.add_argument("--assignment", required=True, help="the name of a folder in solutions/")
+    grade_cmd.add_argument("--out", required=True, type=Path, help="folder for grades.csv and feedback/")
+    grade_cmd.add_argument("--timeout", type=float, help="seconds per cell (default: the notebook's, else 30)")
+    grade_cmd.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default: 1)")
+    grade_cmd.add_argument("--gradebook", type=Path, metavar="DB",
+                           help="also record the scores in nbgrader's gradebook, an SQLite file "
+                                "(course/nbgrader_config.py's is build/nbgrader/gradebook.db)")
+
+    build_cmd = commands.add_parser("build", help="execute every notebook, render HTML, tabulate metrics")
+    build_cmd.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/ then solutions/")
+    build_cmd.add_argument("--quick", action="store_true", help="run the lessons with QUICK=True")
+    build_cmd.add_argument("--out", type=Path, help="output folder (default: ROOT/build)")
+    build_cmd.add_argument("--timeout", type=float, help="seconds per cell (default: no limit)")
+    return parser
+
+
+def _regenerate(root: Path, check: bool) -> int:
+    changed = regenerate(root, check=check)
+    if check and changed:
+        print("exercises/ is out of date; run `python -m lessons_lib.course regenerate`:", file=sys.stderr)
+        for rel in changed:
+            print(f"  {rel}", file=sys.stderr)
+        return 1
+    verb = "up to date" if not changed else f"wrote {len(changed)} file(s)"
+    print(f"exercises/: {verb}")
+    for rel in [] if check else changed:
+        print(f"  {rel}")
+    return 0
+
+
+def _grade(root: Path, args: argparse.Namespace) -> int:
+    assignment = load_assignment(find_assignment(root, args.assignment))
+    submissions = expand_submissions(args.submissions)
+    if not submissions:
+        raise CourseError(f"no notebooks found in {args.submissions}")
+    if args.gradebook is not None:  # refuse before grading, not after
+        check_gradebook(args.gradebook, assignment, submissions)
+    results = grade(submissions, assignment, args.out, args.timeout, args.jobs)
+    for result in results:
+        if result.problem:
+            print(f"warning: {result.submission}: {result.problem}", file=sys.stderr)
+    failed = [r.submission for r in results if r.grader_error]
+    mean = sum(r.total for r in results) / len(results)
+    print(f"graded {len(results)} notebook(s) of {assignment.name}: mean "
+          f"{mean:.2f} / {number(assignment.max_total)}; see {args.out / 'grades.csv'}")
+    if args.gradebook is not None:
+        recorded = write_gradebook(results, assignment, args.gradebook)
+        left_out = f" (not the {len(failed)} the grader failed on)" if failed else ""
+        print(f"recorded {len(recorded)} student(s) in nbgrader's gradebook {args.gradebook}{left_out}")
+    return 1 if failed else 0
+
+
+def _build(root: Path, args: argparse.Namespace) -> int:
+    results = build(args.notebooks or default_build_notebooks(root), root, args.out or root / "build",
+                    args.quick, args.timeout)
+    print(build_table(results))
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit_request:
+        return int(exit_request.code or 0)
+    root = args.root.resolve()
+    try:
+        if args.command == "regenerate":
+            return _regenerate(root, args.check)
+        if args.command == "grade":
+            return _grade(root, args)
+        return _build(root, args)
+    except CourseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,174 @@
+"""lessons_lib.course.grading through the command line: every grading fixture (hostile ones too)
+earns its expected score, and the feedback says why without showing hidden tests."""
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lessons_lib.course.assignment import find_assignment, load_assignment, split_hidden
+from lessons_lib.course.cli import main
+from lessons_lib.course.model import HIDDEN_BEGIN, HIDDEN_END
+from tests.course.shared import (
+    ASSIGNMENTS,
+    CELL_TIMEOUT,
+    EXPECTED,
+    FIXTURES,
+    QUESTIONS_01,
+    cell,
+    digest,
+    rows,
+)
+from tests.notebook_paths import ROOT
+
+# What each fixture's feedback must tell the student.
+FEEDBACK_SAYS = {
+    "pass_reference": "All tests passed.",
+    "capped_output_flood": "the grader kept only the first 2,000",
+    "fail_wrong_scale": "the largest difference is",
+    "fail_edited_test_cells": "causal_mask(3) differs from the expected values",
+    "fail_monkeypatched_asserts": "is 42.0, but the expected value is",
+    "fail_always_equal": "but it is an object of type Liar",
+    "fail_imports_the_answer": "imports the course's own implementation of `causal_mask` from lessons_lib",
+    "fail_wraps_the_answer": ("uses the course's own implementation of `scaled_dot_product_attention` from "
+                              "lessons_lib (`lib.scaled_dot_product_attention`, line 6 of your answer cell)"),
+    "fail_hides_the_import": ("Your `causal_mask` is not your own code: it is the course's own "
+                              "`lessons_lib.attention.causal_mask` from lessons_lib"),
+    "partial_missing_question": "no answer cell for this question",
+    "partial_answer_raises": "raised ZeroDivisionError",
+    "partial_kernel_exit": "stopped the Python kernel",
+    "timeout_infinite_loop": f"still running after {CELL_TIMEOUT} s",
+    "timeout_swallows_interrupt": f"Your answer cell was still running after {CELL_TIMEOUT} s",
+    "zero_unfilled": "Not answered yet",
+    "invalid_json": "not valid notebook JSON",
+    "invalid_not_a_notebook": "not a Jupyter notebook",
+}
+
+
+def _hidden_lines(assignment: str) -> list[str]:
+    """The lines of hidden test code in a solution notebook that are long enough to recognise."""
+    notebook = nbformat.read(find_assignment(ROOT, assignment), as_version=4)
+    lines = []
+    for code in notebook.cells:
+        if code.metadata.get("nbgrader", {}).get("grade"):
+            _, hidden = split_hidden(code.source)
+            lines += [line.strip() for line in hidden.splitlines() if len(line.strip()) > 20]
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# The hostile fixtures, graded once through the command line (the graded_fixtures fixture)
+
+
+def test_every_fixture_has_an_expected_outcome():
+    assert sorted(p.stem for p in FIXTURES.glob("*.ipynb")) == sorted(EXPECTED)
+
+
+def test_grade_finishes_with_status_0_and_one_row_per_submission(graded_fixtures):
+    assert graded_fixtures.status == 0
+    assert graded_fixtures.header == ["submission", "total", "max_total", *QUESTIONS_01, "feedback"]
+    assert sorted(graded_fixtures.rows) == sorted(EXPECTED)
+    for path in graded_fixtures.paths:  # the path exactly as it was given
+        assert graded_fixtures.rows[path.stem]["submission"] == str(path)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_earns_its_expected_score(graded_fixtures, name):
+    row = graded_fixtures.rows[name]
+    assert tuple(float(row[q]) for q in QUESTIONS_01) == EXPECTED[name]
+    assert float(row["total"]) == sum(EXPECTED[name])
+    assert row["max_total"] == "6"
+
+
+@pytest.mark.parametrize("name", sorted(FEEDBACK_SAYS))
+def test_feedback_says_what_went_wrong(graded_fixtures, name):
+    feedback = (graded_fixtures.out / graded_fixtures.rows[name]["feedback"]).read_text(encoding="utf-8")
+    assert FEEDBACK_SAYS[name] in feedback
+    assert f"**Score: {graded_fixtures.rows[name]['total']} / 6**" in feedback
+
+
+def test_submissions_are_never_modified_moved_or_deleted(graded_fixtures):
+    assert sorted(p.name for p in FIXTURES.iterdir()) == graded_fixtures.listing
+    for path, before in graded_fixtures.before.items():
+        assert digest(path) == before, f"{path.name} changed while being graded"
+
+
+def test_feedback_never_reveals_hidden_test_code(graded_fixtures):
+    hidden = _hidden_lines("01_self_attention")
+    assert len(hidden) > 10
+    for feedback in (graded_fixtures.out / "feedback").glob("*.md"):
+        text = feedback.read_text(encoding="utf-8")
+        assert "HIDDEN TESTS" not in text and "hidden_check" not in text, feedback.name
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"{feedback.name} shows hidden test code: {leaked}"
+
+
+def test_flooded_output_is_capped(graded_fixtures):
+    feedback = graded_fixtures.out / graded_fixtures.rows["capped_output_flood"]["feedback"]
+    assert feedback.stat().st_size < 5_000
+
+
+def test_hung_cells_cost_the_timeout_not_the_run(graded_fixtures):
+    # Two fixtures hang until killed; with 2 jobs and 18 notebooks, far under one minute of hanging each.
+    assert graded_fixtures.seconds < 240, f"grading the fixtures took {graded_fixtures.seconds:.0f} s"
+
+
+# ---------------------------------------------------------------------------------------------
+# Every solution earns full marks; every unfilled exercise earns 0 and grades cleanly
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_earns_full_marks_and_unfilled_exercise_zero(assignment, tmp_path):
+    solution = find_assignment(ROOT, assignment)
+    exercise = ROOT / "exercises" / assignment / f"{assignment}.ipynb"
+    status = main(["grade", str(solution), str(exercise), "--assignment", assignment,
+                   "--out", str(tmp_path), "--jobs", "2"])
+    assert status == 0
+    _, found = rows(tmp_path)
+    by_path = {row["submission"]: row for row in found}
+    solved, unfilled = by_path[str(solution)], by_path[str(exercise)]
+    questions = load_assignment(solution).questions
+    for question in questions:
+        assert float(solved[question.id]) == question.points
+        assert float(unfilled[question.id]) == 0
+    assert float(unfilled["total"]) == 0
+    feedback = (tmp_path / unfilled["feedback"]).read_text(encoding="utf-8")
+    assert feedback.count("Not answered yet") == len(questions)
+
+
+# ---------------------------------------------------------------------------------------------
+# What grading refuses
+
+
+def test_grade_refuses_to_write_over_a_submission(tmp_path, capsys):
+    submission = tmp_path / "grades.csv"
+    shutil.copyfile(FIXTURES / "pass_reference.ipynb", submission)
+    status = main(["grade", str(submission), "--assignment", "01_self_attention", "--out", str(tmp_path)])
+    assert status == 2
+    assert "would overwrite the submissions" in capsys.readouterr().err
+    assert submission.read_bytes() == (FIXTURES / "pass_reference.ipynb").read_bytes()
+
+
+def test_grade_reports_a_solution_that_fails_its_own_hidden_tests(tmp_path: Path, capsys):
+    hidden = textwrap.dedent(f"""
+        {HIDDEN_BEGIN}
+        from lessons_lib.selfcheck import hidden_check
+        hidden_check("q1_double", double, lambda x: 2 * x, cases=[("three", (3,), {{}})])
+        {HIDDEN_END}
+    """)
+    notebook = nbformat.v4.new_notebook(cells=[
+        cell("answer", "q1_double_answer", "def double(x):\n    return x + 2"),
+        cell("test", "q1_double", hidden),
+    ])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "solutions" / "99_broken" / "99_broken.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(notebook, path)
+    status = main(["--root", str(tmp_path), "grade", str(path), "--assignment", "99_broken",
+                   "--out", str(tmp_path / "out")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "fails its own tests in the hidden step of q1_double" in err
+    assert "hidden check q1_double failed" in err
