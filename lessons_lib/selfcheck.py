@@ -89,7 +89,8 @@ def _kind(dtype: torch.dtype) -> str:
     return "floating-point" if dtype.is_floating_point else "integer"
 
 
-def _compare_tensors(expected: torch.Tensor, got: torch.Tensor, atol: float, rtol: float) -> str | None:
+def _compare_tensors(expected: torch.Tensor, got: torch.Tensor, atol: float, rtol: float,
+                     show_expected: bool = True) -> str | None:
     if got.shape != expected.shape:
         return f"has shape {tuple(got.shape)}, but the expected shape is {tuple(expected.shape)}"
     if _kind(got.dtype) != _kind(expected.dtype):
@@ -100,19 +101,20 @@ def _compare_tensors(expected: torch.Tensor, got: torch.Tensor, atol: float, rto
         wrong = got.cpu() != expected.cpu()
         if wrong.any():
             first = _index(int(wrong.flatten().nonzero()[0]), got.shape)
+            values = f": expected {expected[first].item()}, got {got[first].item()}" if show_expected else ""
             return (
                 f"differs from the expected values in {int(wrong.sum())} of {wrong.numel()} entries; "
-                f"the first is at index {first}: expected {expected[first].item()}, got {got[first].item()}"
+                f"the first is at index {first}{values}"
             )
         return None
     want, have = expected.detach().cpu().double(), got.detach().cpu().double()
     bad_nan = have.isnan() & ~want.isnan()
     if bad_nan.any():
         first = _index(int(bad_nan.flatten().nonzero()[0]), got.shape)
+        value = f" (expected {float(want[first]):.6g})" if show_expected else ""
         return (
             f"contains NaN in {int(bad_nan.sum())} of {bad_nan.numel()} entries, the first at index "
-            f"{first} (expected {float(want[first]):.6g}); look for a division by zero or a softmax "
-            f"over a row of -inf"
+            f"{first}{value}; look for a division by zero or a softmax over a row of -inf"
         )
     same_inf = want.isinf() & (have == want)
     difference = (have - want).abs().masked_fill(same_inf | (want.isnan() & have.isnan()), 0.0)
@@ -122,6 +124,9 @@ def _compare_tensors(expected: torch.Tensor, got: torch.Tensor, atol: float, rto
     if not off.any():
         return None
     worst = _index(int(difference.flatten().argmax()), got.shape)
+    if not show_expected:
+        return (f"differs from the expected values in {int(off.sum())} of {off.numel()} entries, "
+                f"the most at index {worst} (tolerance: atol={atol:g}, rtol={rtol:g})")
     return (
         f"differs from the expected values in {int(off.sum())} of {off.numel()} entries; "
         f"the largest difference is {float(difference[worst]):.4g} at index {worst}: "
@@ -130,15 +135,18 @@ def _compare_tensors(expected: torch.Tensor, got: torch.Tensor, atol: float, rto
     )
 
 
-def _compare_number(expected: float | int, got: Any, atol: float, rtol: float) -> str | None:
+def _compare_number(expected: float | int, got: Any, atol: float, rtol: float,
+                    show_expected: bool = True) -> str | None:
     if type(got) is torch.Tensor and got.numel() == 1 and not got.dtype == torch.bool:
         got = got.item()
+    like = f" like {expected!r}" if show_expected else ""
     if type(got) not in (int, float):
-        return f"should be a number like {expected!r}, but it is {describe(got)}"
+        return f"should be a number{like}, but it is {describe(got)}"
     if type(expected) is int and type(got) is not int:
-        return f"should be the int {expected}, but it is {describe(got)}"
+        return f"should be {f'the int {expected}' if show_expected else 'an int'}, but it is {describe(got)}"
     if got != got or abs(got - expected) > atol + rtol * abs(expected):
-        return f"is {got!r}, but the expected value is {expected!r} (tolerance: atol={atol:g}, rtol={rtol:g})"
+        wanted = f"the expected value is {expected!r}" if show_expected else "that is not the expected value"
+        return f"is {got!r}, but {wanted} (tolerance: atol={atol:g}, rtol={rtol:g})"
     return None
 
 
@@ -150,9 +158,12 @@ def _raised(value: Any) -> str:
     return f"raised {value[RAISED]}" + (f": {message}" if message else "")
 
 
-def compare(expected: Any, got: Any, atol: float = 1e-5, rtol: float = 1e-4) -> str | None:
+def compare(expected: Any, got: Any, atol: float = 1e-5, rtol: float = 1e-4,
+            show_expected: bool = True) -> str | None:
     """What is wrong with `got` compared with `expected` (None when they agree).
 
+    With show_expected=False (the grader's feedback on hidden cases, by default) the message says
+    what is wrong (type, shape, which entries) without giving the expected values.
     `expected` is a plain value (tensor, number, bool, str, None, tuple or list of these, or
     the record of an exception). `got` may be anything: it is only inspected after its type
     is checked to be exactly the expected type, so an object that claims to equal everything
@@ -172,14 +183,14 @@ def compare(expected: Any, got: Any, atol: float = 1e-5, rtol: float = 1e-4) -> 
                 f"should be a tensor of shape {tuple(expected.shape)} and dtype {expected.dtype}, "
                 f"but it is {describe(got)}"
             )
-        return _compare_tensors(expected, got, atol, rtol)
+        return _compare_tensors(expected, got, atol, rtol, show_expected)
     if type(expected) in (tuple, list):
         if type(got) not in (tuple, list):
             return f"should be a {type(expected).__name__} of {len(expected)} items, but it is {describe(got)}"
         if len(got) != len(expected):
             return f"has {len(got)} items, but it should have {len(expected)}"
         for position, (want, have) in enumerate(zip(expected, got, strict=True)):
-            problem = compare(want, have, atol, rtol)
+            problem = compare(want, have, atol, rtol, show_expected)
             if problem is not None:
                 return f"(item {position}) {problem}"
         return None
@@ -188,13 +199,15 @@ def compare(expected: Any, got: Any, atol: float = 1e-5, rtol: float = 1e-4) -> 
             return f"should be the bool {expected}, but it is {describe(got)}"
         return None if got == expected else f"is {got}, but it should be {expected}"
     if type(expected) in (int, float):
-        return _compare_number(expected, got, atol, rtol)
+        return _compare_number(expected, got, atol, rtol, show_expected)
     if expected is None:
         return None if got is None else f"should be None, but it is {describe(got)}"
     if type(expected) is str:
         if type(got) is not str:
             return f"should be the string {expected!r}, but it is {describe(got)}"
-        return None if got == expected else f"is {got!r}, but it should be {expected!r}"
+        if got == expected:
+            return None
+        return f"is {got!r}, but it should be {expected!r}" if show_expected else f"is {got!r}, not the expected string"
     raise ValueError(f"expected must be a plain value, got {describe(expected)}")
 
 

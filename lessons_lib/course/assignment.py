@@ -61,6 +61,53 @@ def split_hidden(source: str, where: str = "test cell") -> tuple[str, str]:
     return "\n".join(visible), "\n".join(hidden)
 
 
+def without_references(hidden_source: str) -> str:
+    """The hidden tests as the student's kernel runs them: no reference function, no reference argument.
+
+    Every `hidden_check(check_id, answer, reference, ...)` gets None for its reference, and the
+    definitions and imports that bound the reference names are left out, so that nothing in the
+    student's kernel can call the instructor's function in place of the student's.
+    """
+    tree = ast.parse(hidden_source)
+    references: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _called(node.func) == "hidden_check":
+            if len(node.args) >= 3:
+                references |= _bound_name(node.args[2])
+                node.args[2] = ast.Constant(None)
+            for keyword in node.keywords:
+                if keyword.arg == "reference":
+                    references |= _bound_name(keyword.value)
+                    keyword.value = ast.Constant(None)
+    body = []
+    for statement in tree.body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and statement.name in references:
+            continue
+        if isinstance(statement, (ast.Import, ast.ImportFrom)):
+            statement.names = [alias for alias in statement.names
+                               if (alias.asname or alias.name.partition(".")[0]) not in references]
+            if not statement.names:
+                continue
+        if isinstance(statement, ast.Assign) and all(_names(t) <= references for t in statement.targets):
+            continue
+        body.append(statement)
+    tree.body = body
+    return ast.unparse(tree)
+
+
+def _called(func: ast.AST) -> str:
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def _bound_name(node: ast.AST) -> set[str]:
+    # a reference given by name (not `module.function`, whose module the tests may still need)
+    return {node.id} if isinstance(node, ast.Name) else set()
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
 def answer_names(solution_source: str) -> tuple[str, ...]:
     """The functions and classes an answer cell asks for: the ones its exercise version defines.
 

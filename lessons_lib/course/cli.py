@@ -2,7 +2,8 @@
 
     python -m lessons_lib.course regenerate [--check]
     python -m lessons_lib.course grade SUBMISSION... --assignment NAME --out DIR [--timeout S] [--jobs N]
-                                       [--gradebook DB]
+                                       [--gradebook DB] [--memory SIZE] [--feedback plain|expected]
+                                       [--unsafe-no-sandbox]
     python -m lessons_lib.course build [--quick] [--out DIR] [NOTEBOOK ...]
 
 A thin layer over regenerate.py, grading.py (with gradebook.py) and build.py: `main(argv)` parses
@@ -23,6 +24,23 @@ from lessons_lib.course.gradebook import check_gradebook, write_gradebook
 from lessons_lib.course.grading import expand_submissions, grade
 from lessons_lib.course.model import ROOT, CourseError, number
 from lessons_lib.course.regenerate import regenerate
+from lessons_lib.course.sandbox import Isolation, Limits
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
+
+
+def _size(text: str) -> int:
+    """'4G', '512M', '1.5G' or a number of bytes -> bytes."""
+    number, unit = text.strip().upper().rstrip("B"), ""
+    if number and number[-1] in _UNITS:
+        number, unit = number[:-1], number[-1]
+    try:
+        size = int(float(number) * _UNITS[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 4G, 512M or 1000000") from None
+    if size < 256 * 2**20:
+        raise argparse.ArgumentTypeError(f"{text!r} is too little for a Python kernel with torch (256M at least)")
+    return size
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     grade_cmd.add_argument("--gradebook", type=Path, metavar="DB",
                            help="also record the scores in nbgrader's gradebook, an SQLite file "
                                 "(course/nbgrader_config.py's is build/nbgrader/gradebook.db)")
+    grade_cmd.add_argument("--memory", type=_size, default=Limits().memory_bytes, metavar="SIZE",
+                           help="memory each student kernel may use, like 4G or 512M (default: 4G)")
+    grade_cmd.add_argument("--feedback", choices=("plain", "expected"), default="plain",
+                           help="plain (default): say which hidden cases failed and how; expected: "
+                                "also give their expected values")
+    grade_cmd.add_argument("--unsafe-no-sandbox", action="store_true",
+                           help="grade without a sandbox where none can be made (macOS, a container "
+                                "without user namespaces): student code then runs with your rights "
+                                "and can read the solutions and change grades; trusted work only")
 
     build_cmd = commands.add_parser("build", help="execute every notebook, render HTML, tabulate metrics")
     build_cmd.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/ then solutions/")
@@ -72,7 +99,9 @@ def _grade(root: Path, args: argparse.Namespace) -> int:
         raise CourseError(f"no notebooks found in {args.submissions}")
     if args.gradebook is not None:  # refuse before grading, not after
         check_gradebook(args.gradebook, assignment, submissions)
-    results = grade(submissions, assignment, args.out, args.timeout, args.jobs)
+    isolation = Isolation(sandboxed=not args.unsafe_no_sandbox, limits=Limits(memory_bytes=args.memory))
+    results = grade(submissions, assignment, args.out, args.timeout, args.jobs, isolation=isolation,
+                    show_expected=args.feedback == "expected")
     for result in results:
         if result.problem:
             print(f"warning: {result.submission}: {result.problem}", file=sys.stderr)

@@ -25,28 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from lessons_lib.course.model import Assignment, CourseError, SubmissionResult
+from lessons_lib.course.reports import student_id
 
 # the tables every nbgrader gradebook has; an SQLite file with other tables is someone else's
 GRADEBOOK_TABLES = frozenset({"assignment", "notebook", "grade_cells", "solution_cells", "student",
                               "submitted_assignment", "submitted_notebook", "grade"})
-
-
-def student_id(submission: str, assignment: Assignment) -> str:
-    """The nbgrader student id of a submission: STUDENT in nbgrader's own layout, else the file's stem.
-
-    nbgrader's layout is `.../STUDENT/ASSIGNMENT/NOTEBOOK.ipynb` (`submitted/kim_minji/01_self_attention/
-    01_self_attention.ipynb`): the parent folder is the assignment and the file keeps the exercise's
-    name. A file that keeps the exercise's name in any other folder is named by that folder, as an LMS
-    download lays it out (`inbox/kim_minji/01_self_attention.ipynb`). Any other file is named after its
-    student (`kim_minji.ipynb`, `01_self_attention/kim_minji.ipynb`).
-    """
-    path = Path(os.path.abspath(submission))
-    if path.name == assignment.path.name:
-        if path.parent.name == assignment.name and path.parent.parent.name:
-            return path.parent.parent.name
-        if path.parent.name:
-            return path.parent.name
-    return path.stem
 
 
 def student_ids(submissions: Sequence[str], assignment: Assignment) -> list[str]:

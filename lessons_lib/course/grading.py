@@ -23,21 +23,14 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lessons_lib.course.assignment import read_answers
-from lessons_lib.course.kernel import (
-    CellRun,
-    copy_assignment_files,
-    execute_steps,
-    isolated,
-    kernel_env,
-)
+from lessons_lib.course.assignment import read_answers, without_references
+from lessons_lib.course.kernel import CellRun, execute_steps, isolated, workspace
 from lessons_lib.course.model import (
     MAX_ANSWERS_BYTES,
     MAX_SUBMISSION_BYTES,
@@ -52,6 +45,7 @@ from lessons_lib.course.model import (
 )
 from lessons_lib.course.provenance import answers_taken_from_library, origin_notes, origin_probe
 from lessons_lib.course.reports import feedback_names, write_reports
+from lessons_lib.course.sandbox import SANDBOXED, Isolation, sandbox_problem
 from lessons_lib.selfcheck import ORIGINS_DIR, compare
 
 
@@ -69,16 +63,14 @@ def _owner(check_id: str, question_ids: Sequence[str]) -> str | None:
     return max(owners, key=len) if owners else None
 
 
-def run_reference(assignment: Assignment, timeout: float) -> Reference:
-    """Run the solution notebook in reference mode; every step must pass and every question own a check."""
+def run_reference(assignment: Assignment, timeout: float, isolation: Isolation = SANDBOXED) -> Reference:
+    """Run the solution notebook in reference mode, in a sandbox of its own; every step must pass
+    and every question own a check."""
     import torch
 
-    with tempfile.TemporaryDirectory(prefix="lessons-reference-") as workdir:
-        work = Path(workdir)
-        copy_assignment_files(assignment, work)
-        grading = work / ".grading"
-        grading.mkdir()
-        runs = execute_steps(assignment.steps, work, kernel_env("reference", grading), timeout)
+    with workspace(assignment, "reference", isolation) as place:
+        grading = place.grading
+        runs = execute_steps(assignment.steps, place, timeout)
         for step, run in zip(assignment.steps, runs, strict=True):
             if run.status != "ok":
                 where = f"the {step.kind} step of {step.question}" if step.question else "a context cell"
@@ -86,7 +78,8 @@ def run_reference(assignment: Assignment, timeout: float) -> Reference:
                 raise CourseError(f"{assignment.path} fails its own tests in {where}: {detail}\n{run.traceback}")
         cases = {p.stem: p.read_bytes() for p in sorted((grading / "cases").glob("*.pt"))}
         expected = {
-            p.stem: torch.load(p, weights_only=True) for p in sorted((grading / "expected").glob("*.pt"))
+            p.stem: torch.load(p, weights_only=True, map_location="cpu")
+            for p in sorted((grading / "expected").glob("*.pt"))
         }
     ids = [q.id for q in assignment.questions]
     checks: dict[str, list[str]] = {q: [] for q in ids}
@@ -131,7 +124,7 @@ def _load_answers_file(path: Path) -> Any:
     return answers if type(answers) is list else None
 
 
-def _judge_check(check_id: str, reference: Reference, answers_dir: Path) -> list[str]:
+def _judge_check(check_id: str, reference: Reference, answers_dir: Path, show_expected: bool) -> list[str]:
     expected = reference.expected[check_id]
     answers = _load_answers_file(answers_dir / f"{check_id}.pt")
     if answers is None or len(answers) != len(expected["expected"]):
@@ -139,7 +132,7 @@ def _judge_check(check_id: str, reference: Reference, answers_dir: Path) -> list
     failed: dict[str, list[str]] = {}  # problem -> the labels of the cases that have it
     for label, want, got in zip(expected["labels"], expected["expected"], answers, strict=True):
         try:
-            problem = compare(want, got, atol=expected["atol"], rtol=expected["rtol"])
+            problem = compare(want, got, atol=expected["atol"], rtol=expected["rtol"], show_expected=show_expected)
         except Exception as error:  # an odd tensor (sparse, meta) that cannot be compared
             problem = f"could not be compared ({type(error).__name__})"
         if problem is not None:
@@ -190,11 +183,13 @@ def judge_question(
     answers_dir: Path,
     timeout: float,
     taken: Sequence[str] = (),
+    show_expected: bool = False,
 ) -> QuestionResult:
     """Score one question from its steps' runs and the hidden results, judged here.
 
     `taken` are the notes saying that the answer takes what it asks for from lessons_lib: then
-    the question scores 0, and those notes come first.
+    the question scores 0, and those notes come first. The notes give the expected values of a
+    failed hidden case only when `show_expected`.
     """
     notes: list[str] = []
     passed = True
@@ -214,7 +209,7 @@ def judge_question(
     hidden_ran = all(run.status == "ok" for step, run in zip(steps, runs, strict=True)
                      if step.question == question.id and step.kind == "hidden")
     for check_id in reference.checks[question.id]:
-        problems = _judge_check(check_id, reference, answers_dir)
+        problems = _judge_check(check_id, reference, answers_dir, show_expected)
         if hidden_ran and not unanswered:
             notes.extend(problems)
         passed = passed and not problems
@@ -230,8 +225,11 @@ def _zero(submission: str, assignment: Assignment, problem: str, grader_error: b
     return SubmissionResult(submission, questions, problem, grader_error)
 
 
-def grade_submission(submission: str, assignment: Assignment, reference: Reference, timeout: float) -> SubmissionResult:
-    """Grade one submitted notebook (the path as given); never raises for a bad submission."""
+def grade_submission(submission: str, assignment: Assignment, reference: Reference, timeout: float,
+                     isolation: Isolation = SANDBOXED, show_expected: bool = False) -> SubmissionResult:
+    """Grade one submitted notebook (the path as given) in a sandbox of its own; never raises for a
+    bad submission. The student's kernel gets the hidden inputs, never the expected results nor the
+    reference functions (`without_references`)."""
     try:
         answers, counts = read_answers(_read_submission(Path(submission)))
     except InvalidSubmission as problem:
@@ -248,21 +246,18 @@ def grade_submission(submission: str, assignment: Assignment, reference: Referen
                 steps.append(Step("origin", origin_probe(question), question.id))
             continue
         if step.kind == "hidden":
-            step = replace(step, source=isolated(step.source))
+            step = replace(step, source=isolated(without_references(step.source)))
         steps.append(step)
     taken = answers_taken_from_library(steps, assignment.questions)
-    with tempfile.TemporaryDirectory(prefix="lessons-grade-") as workdir:
-        work = Path(workdir)
-        copy_assignment_files(assignment, work)
-        grading = work / ".grading"
-        (grading / "cases").mkdir(parents=True)
-        for check_id, data in reference.cases.items():
-            (grading / "cases" / f"{check_id}.pt").write_bytes(data)
-        runs = execute_steps(steps, work, kernel_env("answers", grading), timeout)
+    cases = {f".grading/cases/{check_id}.pt": data for check_id, data in reference.cases.items()}
+    with workspace(assignment, "answers", isolation, cases) as place:
+        grading = place.grading
+        runs = execute_steps(steps, place, timeout)
         for question in assignment.questions:  # the answers that are lessons_lib's own objects
             notes = taken.setdefault(question.id, [])
             notes += origin_notes(grading / ORIGINS_DIR / f"{question.id}.json", question, notes)
-        results = [judge_question(q, steps, runs, reference, grading / "answers", timeout, taken[q.id])
+        results = [judge_question(q, steps, runs, reference, grading / "answers", timeout, taken[q.id],
+                                  show_expected)
                    for q in assignment.questions]
     for result, question in zip(results, assignment.questions, strict=True):
         if question.id in missing:
@@ -294,8 +289,16 @@ def grade(
     timeout: float | None = None,
     jobs: int = 1,
     progress: bool | None = None,
+    isolation: Isolation = SANDBOXED,
+    show_expected: bool = False,
 ) -> list[SubmissionResult]:
-    """Grade the submissions against the assignment; writes grades.csv and the feedback files."""
+    """Grade the submissions against the assignment; writes grades.csv and the feedback files.
+
+    Every kernel runs in a sandbox (`isolation`); where none can be made, grading is refused
+    unless `isolation.sandboxed` is False. The reports are written after every kernel is gone,
+    to `out_dir`, which no sandbox sees. `show_expected` puts the expected values of failed hidden
+    cases into the feedback (off by default: the feedback says what failed, not the answer).
+    """
     from tqdm.auto import tqdm
 
     if jobs < 1:
@@ -303,17 +306,24 @@ def grade(
     timeout = assignment.timeout_s if timeout is None else timeout
     if timeout <= 0:
         raise CourseError(f"--timeout must be positive, got {timeout}")
+    if isolation.sandboxed and (problem := sandbox_problem()) is not None:
+        raise CourseError(
+            f"grading runs every student kernel in a sandbox, and none can be made here: {problem}. "
+            "Grade on Linux with bubblewrap (README: 'Grading safely'), or, for work you trust, "
+            "pass --unsafe-no-sandbox: student code then runs with your rights, and can read the "
+            "solutions and change the grades"
+        )
     outputs = {(out_dir / "grades.csv").resolve()} | {
         (out_dir / "feedback" / name).resolve() for name in feedback_names(submissions)
     }
     clash = [s for s in submissions if Path(s).resolve() in outputs]
     if clash:
         raise CourseError(f"--out {out_dir} would overwrite the submissions {clash}; pick another folder")
-    reference = run_reference(assignment, timeout)
+    reference = run_reference(assignment, timeout, isolation)
 
     def one(submission: str) -> SubmissionResult:
         try:
-            return grade_submission(submission, assignment, reference, timeout)
+            return grade_submission(submission, assignment, reference, timeout, isolation, show_expected)
         except Exception as error:  # a fault of the grader or the machine, reported, not hidden
             problem = f"The grader failed on this notebook ({type(error).__name__}: {error}); it was not graded."
             return _zero(submission, assignment, problem, grader_error=True)

@@ -3,24 +3,26 @@
 Each step (a cell, or a test's visible or hidden part) runs with a timeout after which the kernel
 is killed (a loop that swallows KeyboardInterrupt cannot outlive it); the earlier context and
 answer steps are then replayed in a new kernel, so the remaining questions are still graded.
-Outputs are capped. The kernel's environment tells `lessons_lib.selfcheck` which run this is
-("reference" or "answers") and where to write; hidden tests run in a copy of the notebook's
-namespace (`isolated`), so nothing they define is left for later answer cells.
-
-What this does not do: sandbox the student's code. It runs as the grader's user, so a
-deliberately malicious submission could touch other files, and code that inspects its own
-process can read the hidden inputs (not change the verdict); grade untrusted work in a container.
+Outputs are capped. Every kernel works in a folder of its own (`Workspace`: the working folder,
+the grading files, the connection file and sockets) and, unless the instructor explicitly
+accepts the risk, in a bubblewrap sandbox around that folder (sandbox.py). Its environment is an
+allow-list that tells `lessons_lib.selfcheck` which run this is ("reference" or "answers") and
+where to write; hidden tests run in a copy of the notebook's namespace (`isolated`), so nothing
+they define is left for later answer cells.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import queue
 import re
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,13 @@ from lessons_lib.course.model import (
     OUTPUT_LIMIT,
     Assignment,
     Step,
+)
+from lessons_lib.course.sandbox import (
+    LIBRARY_PARENT,
+    Isolation,
+    prepare_root,
+    sandbox_command,
+    sandbox_environment,
 )
 from lessons_lib.selfcheck import GRADING_DIR_ENV, GRADING_MODE_ENV
 
@@ -65,15 +74,85 @@ class _CappedText:
         return "".join(self.parts)
 
 
+@dataclass(frozen=True)
+class Workspace:
+    """The one folder a kernel may write: `work` (its working folder, with the grading files in
+    `work/.grading`) and `.runtime` (its connection file and sockets)."""
+
+    root: Path
+    mode: str  # "reference" or "answers": what lessons_lib.selfcheck records
+    isolation: Isolation
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def grading(self) -> Path:
+        return self.work / ".grading"
+
+    def scrub(self, text: str) -> str:
+        """text without the paths of the grading machine (the workspace, the course checkout, the
+        Python environment, the grader's home), for the feedback."""
+        paths = {str(self.root): "<workspace>", str(LIBRARY_PARENT): "<course>", sys.prefix: "<python>",
+                 sys.base_prefix: "<python>", sys.exec_prefix: "<python>", str(Path.home()): "~"}
+        for path in sorted(paths, key=len, reverse=True):
+            if len(path) > 1:
+                text = text.replace(path, paths[path])
+        return text
+
+    def environment(self) -> dict[str, str]:
+        """The kernel's whole environment: an allow-list, nothing of the grader's."""
+        return sandbox_environment(self.root, {GRADING_MODE_ENV: self.mode, GRADING_DIR_ENV: str(self.grading)})
+
+
+@contextlib.contextmanager
+def workspace(assignment: Assignment, mode: str, isolation: Isolation,
+              files: dict[str, bytes] | None = None) -> Iterator[Workspace]:
+    """A new workspace with the assignment's data files and `files` (relative path -> bytes) in
+    `work`; removed, with whatever the kernel left there, when the block ends."""
+    with tempfile.TemporaryDirectory(prefix=f"lessons-{mode}-") as folder:
+        place = Workspace(Path(folder), mode, isolation)
+        (place.root / ".runtime").mkdir()
+        place.grading.mkdir(parents=True)
+        copy_assignment_files(assignment, place.work)
+        for relative, data in (files or {}).items():
+            target = place.work / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        yield place
+
+
+def _kernel_manager(place: Workspace):
+    """A KernelManager that talks over Unix sockets in the workspace and, when sandboxed, starts
+    the kernel inside bwrap."""
+    from jupyter_client.manager import KernelManager
+
+    class WorkspaceKernelManager(KernelManager):
+        def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+            command = super().format_kernel_cmd(extra_arguments)
+            if not place.isolation.sandboxed:
+                return command
+            prepare_root(place.root)  # after the connection file is written: the kernel must read it
+            return sandbox_command(command, place.root, place.environment(), place.isolation.limits)
+
+    name = f"kernel-{uuid.uuid4().hex[:12]}"
+    runtime = place.root / ".runtime"
+    # ipc (Unix sockets in the workspace) crosses the sandbox's network namespace; no other
+    # kernel can reach them, as no other sandbox sees this folder
+    return WorkspaceKernelManager(kernel_name="python3", transport="ipc", ip=str(runtime / name),
+                                  connection_file=str(runtime / f"{name}.json"))
+
+
 class Kernel:
-    """A fresh Python kernel whose output goes nowhere but to the grader, killed when done."""
+    """A fresh Python kernel in a workspace, whose output goes nowhere but to the grader, killed when done."""
 
-    def __init__(self, cwd: Path, env: dict[str, str]):
-        from jupyter_client.manager import KernelManager
-
-        self.manager = KernelManager(kernel_name="python3")
+    def __init__(self, place: Workspace):
+        self.place = place
+        self.manager = _kernel_manager(place)
         # the kernel's own stdout/stderr (not the cells' output) could flood the grader's terminal
-        self.manager.start_kernel(cwd=str(cwd), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.manager.start_kernel(cwd=str(place.work), env=place.environment(),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.client = self.manager.client()
         self.client.start_channels()
         try:
@@ -91,12 +170,12 @@ class Kernel:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return CellRun("timeout", output=output.text(), output_chars=output.total)
+                return CellRun("timeout", output=self.place.scrub(output.text()), output_chars=output.total)
             try:
                 msg = self.client.get_iopub_msg(timeout=min(remaining, 0.5))
             except queue.Empty:
                 if not self.manager.is_alive():
-                    return CellRun("died", output=output.text(), output_chars=output.total)
+                    return CellRun("died", output=self.place.scrub(output.text()), output_chars=output.total)
                 continue
             if msg.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
@@ -108,7 +187,8 @@ class Kernel:
                 traceback = _ANSI.sub("", "\n".join(content.get("traceback", [])))[-ERROR_LIMIT:]
             elif kind == "status" and content.get("execution_state") == "idle":
                 status = "error" if error else "ok"
-                return CellRun(status, error, traceback, output.text(), output.total)
+                scrub = self.place.scrub
+                return CellRun(status, scrub(error), scrub(traceback), scrub(output.text()), output.total)
 
     def close(self) -> None:
         """Kill the kernel (and whatever it started) at once."""
@@ -116,7 +196,7 @@ class Kernel:
         self.manager.shutdown_kernel(now=True)
 
 
-def execute_steps(steps: Sequence[Step], cwd: Path, env: dict[str, str], timeout: float) -> list[CellRun]:
+def execute_steps(steps: Sequence[Step], place: Workspace, timeout: float) -> list[CellRun]:
     """Run the steps in order in one kernel; after a timeout or a crash, go on in a new kernel.
 
     The new kernel first replays the context and answer steps that ran before, so that later
@@ -131,7 +211,7 @@ def execute_steps(steps: Sequence[Step], cwd: Path, env: dict[str, str], timeout
                 runs.append(CellRun("skipped", "your function did not return from a visible test"))
                 continue
             if kernel is None:
-                kernel = Kernel(cwd, env)
+                kernel = Kernel(place)
                 if not _replay(kernel, steps[:index], runs, timeout):
                     reason = "the cells before it could not be run again after a timeout"
                     runs.extend(CellRun("skipped", reason) for _ in steps[index:])
@@ -166,14 +246,6 @@ def isolated(source: str) -> str:
     Hidden tests define helpers (reference functions, inputs); later answer cells must not find them.
     """
     return f"exec(compile({source!r}, '<hidden tests>', 'exec'), dict(globals()))"
-
-
-def kernel_env(mode: str, grading_dir: Path) -> dict[str, str]:
-    """The grader's environment for a kernel of the given selfcheck mode ("reference" or "answers")."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LESSONS_GRADING")}
-    env.update({GRADING_MODE_ENV: mode, GRADING_DIR_ENV: str(grading_dir), "MPLBACKEND": "Agg"})
-    env.setdefault("OMP_NUM_THREADS", "1")
-    return env
 
 
 def copy_assignment_files(assignment: Assignment, workdir: Path) -> None:

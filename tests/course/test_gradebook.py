@@ -14,8 +14,9 @@ import pytest
 
 from lessons_lib.course.assignment import find_assignment, load_assignment
 from lessons_lib.course.cli import main
-from lessons_lib.course.gradebook import student_id, write_gradebook
+from lessons_lib.course.gradebook import write_gradebook
 from lessons_lib.course.model import CourseError, QuestionResult, SubmissionResult
+from lessons_lib.course.reports import student_id
 from tests.course.shared import EXPECTED, FIXTURES, QUESTIONS_01
 from tests.notebook_paths import ROOT
 

@@ -27,9 +27,9 @@ from tests.notebook_paths import ROOT
 FEEDBACK_SAYS = {
     "pass_reference": "All tests passed.",
     "capped_output_flood": "the grader kept only the first 2,000",
-    "fail_wrong_scale": "the largest difference is",
+    "fail_wrong_scale": "differs from the expected values in",
     "fail_edited_test_cells": "causal_mask(3) differs from the expected values",
-    "fail_monkeypatched_asserts": "is 42.0, but the expected value is",
+    "fail_monkeypatched_asserts": "is 42.0, but that is not the expected value",
     "fail_always_equal": "but it is an object of type Liar",
     "fail_imports_the_answer": "imports the course's own implementation of `causal_mask` from lessons_lib",
     "fail_wraps_the_answer": ("uses the course's own implementation of `scaled_dot_product_attention` from "
@@ -68,7 +68,7 @@ def test_every_fixture_has_an_expected_outcome():
 
 def test_grade_finishes_with_status_0_and_one_row_per_submission(graded_fixtures):
     assert graded_fixtures.status == 0
-    assert graded_fixtures.header == ["submission", "total", "max_total", *QUESTIONS_01, "feedback"]
+    assert graded_fixtures.header == ["submission", "student", "total", "max_total", *QUESTIONS_01, "feedback"]
     assert sorted(graded_fixtures.rows) == sorted(EXPECTED)
     for path in graded_fixtures.paths:  # the path exactly as it was given
         assert graded_fixtures.rows[path.stem]["submission"] == str(path)
@@ -87,6 +87,17 @@ def test_feedback_says_what_went_wrong(graded_fixtures, name):
     feedback = (graded_fixtures.out / graded_fixtures.rows[name]["feedback"]).read_text(encoding="utf-8")
     assert FEEDBACK_SAYS[name] in feedback
     assert f"**Score: {graded_fixtures.rows[name]['total']} / 6**" in feedback
+
+
+def test_feedback_gives_expected_values_of_hidden_cases_only_when_asked(graded_fixtures, tmp_path):
+    default = (graded_fixtures.out / graded_fixtures.rows["fail_wrong_scale"]["feedback"]).read_text(encoding="utf-8")
+    assert "expected" in default and "the largest difference is" not in default
+    fixture = str(FIXTURES / "fail_wrong_scale.ipynb")
+    assert main(["grade", fixture, "--assignment", "01_self_attention", "--out", str(tmp_path),
+                 "--timeout", str(CELL_TIMEOUT), "--feedback", "expected"]) == 0
+    _, (row,) = rows(tmp_path)
+    asked = (tmp_path / row["feedback"]).read_text(encoding="utf-8")
+    assert "the largest difference is" in asked and ": expected " in asked
 
 
 def test_submissions_are_never_modified_moved_or_deleted(graded_fixtures):
