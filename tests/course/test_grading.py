@@ -89,15 +89,22 @@ def test_feedback_says_what_went_wrong(graded_fixtures, name):
     assert f"**Score: {graded_fixtures.rows[name]['total']} / 6**" in feedback
 
 
+def _hidden_case_lines(feedback: str) -> list[str]:
+    return [line for line in feedback.splitlines() if line.startswith(("- Hidden test", "- 2 hidden", "- 3 hidden",
+                                                                       "- 4 hidden", "- 5 hidden", "- 6 hidden"))]
+
+
 def test_feedback_gives_expected_values_of_hidden_cases_only_when_asked(graded_fixtures, tmp_path):
     default = (graded_fixtures.out / graded_fixtures.rows["fail_wrong_scale"]["feedback"]).read_text(encoding="utf-8")
-    assert "expected" in default and "the largest difference is" not in default
+    hidden = _hidden_case_lines(default)
+    assert hidden and all("differs from the expected values" in line for line in hidden)
+    assert not any(": expected " in line for line in hidden)
     fixture = str(FIXTURES / "fail_wrong_scale.ipynb")
     assert main(["grade", fixture, "--assignment", "01_self_attention", "--out", str(tmp_path),
                  "--timeout", str(CELL_TIMEOUT), "--feedback", "expected"]) == 0
     _, (row,) = rows(tmp_path)
-    asked = (tmp_path / row["feedback"]).read_text(encoding="utf-8")
-    assert "the largest difference is" in asked and ": expected " in asked
+    asked = _hidden_case_lines((tmp_path / row["feedback"]).read_text(encoding="utf-8"))
+    assert asked and all("the largest difference is" in line and ": expected " in line for line in asked)
 
 
 def test_submissions_are_never_modified_moved_or_deleted(graded_fixtures):
