@@ -22,6 +22,7 @@ from lessons_lib.course.model import (
     DEFAULT_CELL_TIMEOUT_S,
     HIDDEN_BEGIN,
     HIDDEN_END,
+    MAX_ANSWER_BYTES,
     Assignment,
     CourseError,
     InvalidSubmission,
@@ -200,7 +201,8 @@ def read_answers(data: bytes) -> tuple[dict[str, str], dict[str, int]]:
     """The code of a submission's answer cells by grade_id, and how often each grade_id appears.
 
     Nothing else of the submission is trusted: the grader puts these cells into its own copy of
-    the solution notebook, so deleted or edited test cells come back.
+    the solution notebook, so deleted or edited test cells come back. Only these cells count
+    towards the size limit: outputs (a scratch cell that printed 20 MB) never cost marks.
     """
     try:
         notebook = json.loads(data.decode("utf-8"))
@@ -224,4 +226,41 @@ def read_answers(data: bytes) -> tuple[dict[str, str], dict[str, int]]:
             continue
         answers[grade_id] = source  # a duplicated cell: the last copy is graded
         counts[grade_id] = counts.get(grade_id, 0) + 1
+    size = sum(len(source.encode("utf-8")) for source in answers.values())
+    if size > MAX_ANSWER_BYTES:
+        raise InvalidSubmission(f"its answer cells hold {size:,} bytes of code, over the limit of {MAX_ANSWER_BYTES:,}")
     return answers, counts
+
+
+def solution_ids(notebook: dict) -> set[str]:
+    """The grade_ids of a notebook's answer (solution) cells."""
+    return {meta["grade_id"] for cell in notebook.get("cells", [])
+            if isinstance(cell, dict) and isinstance(cell.get("metadata"), dict)
+            for meta in [_nbgrader(cell)] if meta.get("solution") and isinstance(meta.get("grade_id"), str)}
+
+
+def assignment_of(data: bytes, root: Path) -> str | None:
+    """The assignment of root/solutions whose answer cells a submitted notebook holds, or None."""
+    try:
+        found = solution_ids(json.loads(data.decode("utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return None
+    for name in assignment_names(root) if found else []:
+        if found & solution_ids(json.loads(find_assignment(root, name).read_text(encoding="utf-8"))):
+            return name
+    return None
+
+
+def defined_names(source: str) -> list[str]:
+    """The names an answer cell defines at its top level (functions, classes, assignments), in order."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names: list[str] = []
+    for statement in tree.body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(statement.name)
+        elif isinstance(statement, ast.Assign):
+            names += [t.id for t in statement.targets if isinstance(t, ast.Name)]
+    return list(dict.fromkeys(names))

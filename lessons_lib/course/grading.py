@@ -29,7 +29,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lessons_lib.course.assignment import read_answers, without_references
+from lessons_lib.course.assignment import (
+    assignment_of,
+    defined_names,
+    read_answers,
+    without_references,
+)
 from lessons_lib.course.kernel import CellRun, execute_steps, isolated, workspace
 from lessons_lib.course.model import (
     MAX_ANSWERS_BYTES,
@@ -213,11 +218,27 @@ def judge_question(
         if hidden_ran and not unanswered:
             notes.extend(problems)
         passed = passed and not problems
+    renamed = _renamed_answer(question, steps, runs)
+    if renamed:
+        notes.insert(0, renamed)
     if taken:
         return QuestionResult(question.id, question.points, 0.0, [*taken, *notes])
     if passed:
         notes.append("All tests passed.")
     return QuestionResult(question.id, question.points, question.points if passed else 0.0, notes)
+
+
+def _renamed_answer(question: Question, steps: Sequence[Step], runs: Sequence[CellRun]) -> str | None:
+    """Say which name the tests expected when they could not find the student's function."""
+    errors = " ".join(run.error for step, run in zip(steps, runs, strict=True) if step.question == question.id)
+    absent = [name for name in question.answer_names if f"NameError: name '{name}' is not defined" in errors]
+    answer = next((step.source for step in steps if step.kind == "answer" and step.question == question.id), "")
+    defined = defined_names(answer)
+    if not absent or absent[0] in defined:
+        return None
+    has = ", ".join(f"`{name}`" for name in defined) or "nothing"
+    return (f"The tests call `{absent[0]}`, which your answer cell does not define (it defines {has}): "
+            "keep the name the exercise gives.")
 
 
 def _zero(submission: str, assignment: Assignment, problem: str, grader_error: bool = False) -> SubmissionResult:
@@ -231,9 +252,15 @@ def grade_submission(submission: str, assignment: Assignment, reference: Referen
     bad submission. The student's kernel gets the hidden inputs, never the expected results nor the
     reference functions (`without_references`)."""
     try:
-        answers, counts = read_answers(_read_submission(Path(submission)))
+        data = _read_submission(Path(submission))
+        answers, counts = read_answers(data)
     except InvalidSubmission as problem:
         return _zero(submission, assignment, f"This notebook could not be graded: {problem}.")
+    answered = {q.answer_id for q in assignment.questions} & set(answers)
+    other = None if answered else assignment_of(data, assignment.path.parents[2])
+    if other is not None and other != assignment.name:
+        return _zero(submission, assignment, f"This is the notebook of {other}, not of {assignment.name}: "
+                                             f"hand in exercises/{assignment.name}/{assignment.path.name}.")
     steps = []
     missing = set()
     for step in assignment.steps:

@@ -16,7 +16,8 @@ CONTEXT_TIMEOUT_S = 120.0  # the instructor's own cells (imports, set-up) never 
 KERNEL_START_TIMEOUT_S = 60.0
 OUTPUT_LIMIT = 2_000  # characters of a cell's output kept for the feedback
 ERROR_LIMIT = 1_500  # characters of an error message kept for the feedback
-MAX_SUBMISSION_BYTES = 20 * 2**20
+MAX_SUBMISSION_BYTES = 512 * 2**20  # the file, outputs included: only what can be read at all
+MAX_ANSWER_BYTES = 2 * 2**20  # the code of the answer cells, which is what is graded
 MAX_ANSWERS_BYTES = 64 * 2**20
 MAX_ORIGINS_BYTES = 64 * 2**10
 

@@ -190,3 +190,31 @@ def test_grade_reports_a_solution_that_fails_its_own_hidden_tests(tmp_path: Path
     err = capsys.readouterr().err
     assert "fails its own tests in the hidden step of q1_double" in err
     assert "hidden check q1_double failed" in err
+
+
+def test_rough_edges_a_big_notebook_another_assignment_and_a_renamed_function(tmp_path):
+    big = nbformat.read(FIXTURES / "pass_reference.ipynb", as_version=4)
+    scratch = nbformat.v4.new_code_cell("print('x' * 25_000_000)")
+    scratch.outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * 25_000_000)]
+    big.cells.append(scratch)  # 25 MB of output in a scratch cell: outputs never cost marks
+    renamed = nbformat.read(FIXTURES / "pass_reference.ipynb", as_version=4)
+    for code in renamed.cells:
+        code.source = code.source.replace("def causal_mask(T):", "def my_causal_mask(T):")
+    paths = {"big": tmp_path / "big.ipynb", "renamed": tmp_path / "renamed.ipynb"}
+    nbformat.write(big, paths["big"])
+    nbformat.write(renamed, paths["renamed"])
+    assert paths["big"].stat().st_size > 20 * 2**20
+    other = ROOT / "exercises" / "02_multi_head_attention" / "02_multi_head_attention.ipynb"
+    out = tmp_path / "out"
+    assert main(["grade", str(paths["big"]), str(paths["renamed"]), str(other), "--assignment",
+                 "01_self_attention", "--out", str(out), "--timeout", str(CELL_TIMEOUT), "--jobs", "2"]) == 0
+    _, found = rows(out)
+    by_stem = {Path(row["submission"]).stem: row for row in found}
+    assert by_stem["big"]["total"] == "6"
+    assert [by_stem["renamed"][q] for q in QUESTIONS_01] == ["0", "3", "2"]
+    says = (out / by_stem["renamed"]["feedback"]).read_text(encoding="utf-8")
+    assert ("The tests call `causal_mask`, which your answer cell does not define (it defines "
+            "`my_causal_mask`): keep the name the exercise gives.") in says
+    assert by_stem["02_multi_head_attention"]["total"] == "0"
+    says = (out / by_stem["02_multi_head_attention"]["feedback"]).read_text(encoding="utf-8")
+    assert "This is the notebook of 02_multi_head_attention, not of 01_self_attention" in says
