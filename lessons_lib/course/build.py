@@ -32,14 +32,18 @@ def default_build_notebooks(root: Path) -> list[Path]:
 
 
 def build_notebook(path: Path, root: Path, out_dir: Path, quick: bool, timeout: float | None) -> BuildResult:
-    """Execute one notebook into out_dir/executed, render it to out_dir/html, its metrics in out_dir/metrics."""
+    """Execute one notebook into out_dir/executed, render it to out_dir/html, its metrics in out_dir/metrics.
+
+    Every folder keeps its own metrics (out_dir/metrics/notebooks/, .../solutions/01_self_attention/):
+    a solution never overwrites the metrics of the lesson of the same name.
+    """
     from nbconvert import HTMLExporter
 
     path = path.resolve()
     rel = path.relative_to(root) if path.is_relative_to(root) else Path(path.name)
     executed = out_dir / "executed" / rel
     html = (out_dir / "html" / rel).with_suffix(".html")
-    metrics_dir = out_dir / "metrics"
+    metrics_dir = out_dir / "metrics" / rel.parent
     for folder in (html.parent, metrics_dir):
         folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

@@ -56,3 +56,19 @@ def test_run_notebook_returns_the_metrics_the_lesson_wrote(tmp_path):
     # a notebook without a parameters cell gets no parameters and writes no metrics
     assert run_notebook(plain, tmp_path / "out" / plain.name, quick=True, metrics_dir=metrics_dir) is None
     assert "injected-parameters" not in (tmp_path / "out" / plain.name).read_text(encoding="utf-8")
+
+
+def test_a_solution_keeps_its_own_metrics_apart_from_the_lesson_of_the_same_name(tmp_path, capsys):
+    root = tmp_path / "course"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "solutions" / "98_tiny").mkdir(parents=True)
+    lesson = _tiny_notebook(root / "notebooks" / "98_tiny.ipynb", LESSON, parameters=True)
+    solution = _tiny_notebook(root / "solutions" / "98_tiny" / "98_tiny.ipynb", "print('solved')", False)
+    out = tmp_path / "build"
+    assert main(["--root", str(root), "build", "--quick", "--out", str(out), str(lesson), str(solution)]) == 0
+    captured = capsys.readouterr()
+    rows = {line.split()[0]: line for line in captured.out.splitlines()[2:]}
+    assert "loss=0.125" in rows["notebooks/98_tiny.ipynb"]
+    assert rows["solutions/98_tiny/98_tiny.ipynb"].rstrip().endswith("-")
+    assert (out / "metrics" / "notebooks" / "98_tiny.json").is_file()
+    assert "Traceback" not in captured.out + captured.err
