@@ -5,16 +5,16 @@ One module per concept, in lesson order:
 | lesson | module |
 | --- | --- |
 | 00 | `doctor` (the environment check: `python -m lessons_lib doctor`) |
-| all | `runtime` (seeding, device choice, quick mode, the metrics file) |
+| all | `runtime` (seeding, device choice, quick mode, train/eval mode, the metrics file) |
 | 01 | `attention` |
 | 02 | `multihead` |
 | 03 | `norm` |
 | 04 | `positional` |
-| 05 | `transformer`, `data` (the English-Korean toy corpus), `train` (the seeded training loop), `hangul` (Hangul syllables, romanisation, the Korean font) |
+| 05 | `transformer`, `data.translation` (the English-Korean toy corpus), `train` (the seeded training loop), `hangul` (Hangul syllables, romanisation, the Korean font) |
 | all | `viz` (a package: `viz.plots`, `viz.explorer` (`FigureExplorer`), a module of explorers per lesson) |
 | all | `glossary` (the English-Korean vocabulary each lesson ends with) |
 | all | `selfcheck` (the checks in the exercise notebooks) |
-| all | `course` (instructor tooling: `python -m lessons_lib.course regenerate / grade / build`) |
+| all | `course` (instructor tooling, a module per job: `python -m lessons_lib.course regenerate / grade / build`) |
 
 Tensors are batch-first, (B, T, C). A boolean mask means True = may attend.
 """
