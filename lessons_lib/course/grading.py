@@ -51,7 +51,8 @@ from lessons_lib.course.model import (
 from lessons_lib.course.provenance import answers_taken_from_library, origin_notes, origin_probe
 from lessons_lib.course.reports import feedback_names, write_reports
 from lessons_lib.course.sandbox import SANDBOXED, Isolation, sandbox_problem
-from lessons_lib.selfcheck import ORIGINS_DIR, compare
+from lessons_lib.origins import ORIGINS_DIR
+from lessons_lib.selfcheck import compare
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ asked for (02's multi-head answer calls `multihead.split_heads`, 05's decoder ma
   the question's names). Strings given to exec, eval or IPython's %magics are read as code. A
   name bound to lessons_lib (by an import anywhere in a cell, or by a top-level assignment) stays
   bound until a top-level assignment, def or class rebinds it; function scopes are not followed.
-- In the kernel, after each answer cell (`selfcheck.record_answer_origins`, read back by
+- In the kernel, after each answer cell (`origins.record_answer_origins`, read back by
   `read_origins`): an answer that is a lessons_lib function or class, wraps one
   (`functools.wraps`, a partial) or reuses its code object scores 0, however it was obtained.
 
@@ -50,7 +50,7 @@ from pathlib import Path
 
 from lessons_lib.course.kernel import isolated
 from lessons_lib.course.model import MAX_ORIGINS_BYTES, Question, Step
-from lessons_lib.selfcheck import LIBRARY
+from lessons_lib.origins import LIBRARY
 
 # calls that run a string as code; IPython turns `%time x` into get_ipython().run_line_magic(...)
 _CODE_RUNNERS = {"exec", "eval", "compile", "run_cell", "run_line_magic", "run_cell_magic"}
@@ -301,7 +301,7 @@ def answers_taken_from_library(steps: Sequence[Step], questions: Sequence[Questi
 
 def origin_probe(question: Question) -> str:
     """The code, run after a question's answer cell, that records which answers are lessons_lib's own."""
-    return isolated("from lessons_lib.selfcheck import record_answer_origins\n"
+    return isolated("from lessons_lib.origins import record_answer_origins\n"
                     f"record_answer_origins({question.id!r}, {list(question.answer_names)!r}, globals())")
 
 

@@ -1,7 +1,7 @@
 """lessons_lib.course.provenance: an answer must not take the function it asks for from lessons_lib.
 
 The check in the source (answers_taken_from_library) is tested here directly; the check in the
-kernel (selfcheck.record_answer_origins, read back by read_origins) through the graded fixtures
+kernel (origins.record_answer_origins, read back by read_origins) through the graded fixtures
 (fail_hides_the_import) and tests/test_selfcheck.py.
 """
 
