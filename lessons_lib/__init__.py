@@ -10,7 +10,7 @@ One module per concept, in lesson order:
 | 02 | `multihead` |
 | 03 | `norm` |
 | 04 | `positional` |
-| 05 | `transformer`, `data.translation` (the English-Korean toy corpus), `train` (the seeded training loop), `hangul` (Hangul syllables, romanisation, the Korean font) |
+| 05 | `transformer`, `data.translation` (the English-Korean toy corpus), `data.vocab` (words and ids), `train` (the seeded training loop), `hangul` (Hangul syllables, romanisation, the Korean font) |
 | all | `viz` (a package: `viz.plots`, `viz.explorer` (`FigureExplorer`), a module of explorers per lesson) |
 | all | `glossary` (the English-Korean vocabulary each lesson ends with) |
 | all | `selfcheck` (the checks in the exercise notebooks) |

@@ -1,9 +1,11 @@
-"""Hangul for lesson 05 (notebooks/05_masked_decoder.ipynb): syllable arithmetic, romanisation, a font.
+"""Hangul for lesson 05 (notebooks/05_masked_decoder.ipynb): syllable arithmetic, the particles
+and verb endings it decides, romanisation, a font.
 
 Every Hangul syllable is one code point, 0xAC00 + (initial * 21 + vowel) * 28 + final, so its
-parts are found by division: `lessons_lib.data.translation` reads the final consonant to choose a noun's
-particle (책을, 커피를), and `lessons_lib.viz` draws Korean labels, in a Korean font when there is
-one, in Latin letters otherwise.
+parts are found by division: the final consonant chooses a noun's particle (책을, 커피를) and a
+verb's ending (간다, 먹는다), which `lessons_lib.data.translation` builds its sentences with, and
+`lessons_lib.viz` draws Korean labels, in a Korean font when there is one, in Latin letters
+otherwise.
 
 matplotlib is imported inside the font functions only, so that `lessons_lib.data.translation` (and the
 grading tools that import it) do not load it for the syllable arithmetic.
@@ -68,6 +70,35 @@ def has_batchim(word: str) -> bool:
 
 
 # Romanisation
+
+
+# Korean morphology: the particle that follows a noun, the plain present of a verb
+
+
+def with_topic_particle(noun: str) -> str:
+    """The noun with the topic particle: 은 after a consonant, 는 after a vowel."""
+    return noun + ("은" if has_batchim(noun) else "는")
+
+
+def with_subject_particle(noun: str) -> str:
+    """The noun with the subject particle: 이 after a consonant, 가 after a vowel."""
+    return noun + ("이" if has_batchim(noun) else "가")
+
+
+def with_object_particle(noun: str) -> str:
+    """The noun with the object particle: 을 after a consonant, 를 after a vowel."""
+    return noun + ("을" if has_batchim(noun) else "를")
+
+
+def plain_present(stem: str) -> str:
+    """The plain present (해라체) of a verb stem: 가 -> 간다, 먹 -> 먹는다, 만들 -> 만든다."""
+    final = final_consonant(stem)
+    last = ord(stem[-1])
+    if final == 0:  # vowel stem: ㄴ joins the last syllable (가 -> 간다, 마시 -> 마신다)
+        return stem[:-1] + chr(last + FINAL_NIEUN) + "다"
+    if final == FINAL_RIEUL:  # ㄹ stem: ㄹ drops before ㄴ (만들 -> 만든다, 팔 -> 판다)
+        return stem[:-1] + chr(last - FINAL_RIEUL + FINAL_NIEUN) + "다"
+    return stem + "는다"  # other consonant stems (먹 -> 먹는다, 읽 -> 읽는다)
 
 
 def romanize_korean(text: str) -> str:

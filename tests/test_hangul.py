@@ -11,9 +11,13 @@ from lessons_lib.hangul import (
     has_batchim,
     is_syllable,
     korean_font,
+    plain_present,
     romanize_korean,
     syllable_parts,
     use_korean_font,
+    with_object_particle,
+    with_subject_particle,
+    with_topic_particle,
 )
 
 matplotlib.use("Agg")
@@ -106,7 +110,7 @@ def test_the_data_module_uses_these_functions_and_loads_no_matplotlib():
     import sys
 
     code = ("import sys, lessons_lib.data.translation, lessons_lib.hangul as h; "
-            "assert lessons_lib.data.translation.has_batchim is h.has_batchim; "
+            "assert lessons_lib.data.translation.with_object_particle is h.with_object_particle; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", "the syllable arithmetic must not import matplotlib"
@@ -116,3 +120,27 @@ def test_the_data_module_uses_these_functions_and_loads_no_matplotlib():
                                             ("커피", False), ("나", False), ("학교", False)])
 def test_has_batchim_reads_the_final_consonant(word, expected):
     assert has_batchim(word) is expected
+
+
+# ----- Korean morphology: particles and the plain present ------------------------------------
+
+
+def test_particles_follow_the_final_consonant():
+    assert [with_topic_particle(w) for w in ("나", "그들", "우리", "선생님")] == ["나는", "그들은", "우리는", "선생님은"]
+    assert [with_subject_particle(w) for w in ("선생님", "친구", "학생", "의사")] == ["선생님이", "친구가", "학생이", "의사가"]
+    assert [with_object_particle(w) for w in ("책", "커피", "물", "사과")] == ["책을", "커피를", "물을", "사과를"]
+
+
+@pytest.mark.parametrize("stem, expected", [
+    ("가", "간다"), ("오", "온다"), ("마시", "마신다"), ("쓰", "쓴다"), ("공부하", "공부한다"),
+    ("먹", "먹는다"), ("읽", "읽는다"), ("만들", "만든다"), ("팔", "판다"),
+])
+def test_plain_present(stem, expected):
+    assert plain_present(stem) == expected
+
+
+def test_morphology_rejects_words_that_are_not_hangul():
+    with pytest.raises(ValueError, match="Hangul"):
+        plain_present("book")
+    with pytest.raises(ValueError, match="Hangul"):
+        with_object_particle("book")

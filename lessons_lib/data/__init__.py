@@ -2,5 +2,5 @@
 
 | lesson | module |
 | --- | --- |
-| 05 | `translation` (the generated English -> Korean sentence pairs, the vocabularies) |
+| 05 | `translation` (the generated English -> Korean sentence pairs), `vocab` (the word-level tokenizer and vocabulary they use) |
 """

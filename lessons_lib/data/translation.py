@@ -21,47 +21,22 @@ Tokens are words: English words, and Korean space-separated words (어절): "나
 
 from __future__ import annotations
 
-import difflib
 import functools
 import random
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 
-from lessons_lib.hangul import FINAL_NIEUN, FINAL_RIEUL, final_consonant, has_batchim
+from lessons_lib.data.vocab import Vocab, pad_batch, tokenize
+from lessons_lib.hangul import (
+    plain_present,
+    with_object_particle,
+    with_subject_particle,
+    with_topic_particle,
+)
 from lessons_lib.runtime import check_positive_int
-
-PAD, SOS, EOS, UNK = "<pad>", "<sos>", "<eos>", "<unk>"
-SPECIAL_TOKENS = (PAD, SOS, EOS, UNK)  # ids 0, 1, 2, 3 in every Vocab
-
-def with_topic_particle(noun: str) -> str:
-    """The noun with the topic particle: 은 after a consonant, 는 after a vowel."""
-    return noun + ("은" if has_batchim(noun) else "는")
-
-
-def with_subject_particle(noun: str) -> str:
-    """The noun with the subject particle: 이 after a consonant, 가 after a vowel."""
-    return noun + ("이" if has_batchim(noun) else "가")
-
-
-def with_object_particle(noun: str) -> str:
-    """The noun with the object particle: 을 after a consonant, 를 after a vowel."""
-    return noun + ("을" if has_batchim(noun) else "를")
-
-
-def plain_present(stem: str) -> str:
-    """The plain present (해라체) of a verb stem: 가 -> 간다, 먹 -> 먹는다, 만들 -> 만든다."""
-    final = final_consonant(stem)
-    last = ord(stem[-1])
-    if final == 0:  # vowel stem: ㄴ joins the last syllable (가 -> 간다, 마시 -> 마신다)
-        return stem[:-1] + chr(last + FINAL_NIEUN) + "다"
-    if final == FINAL_RIEUL:  # ㄹ stem: ㄹ drops before ㄴ (만들 -> 만든다, 팔 -> 판다)
-        return stem[:-1] + chr(last - FINAL_RIEUL + FINAL_NIEUN) + "다"
-    return stem + "는다"  # other consonant stems (먹 -> 먹는다, 읽 -> 읽는다)
-
 
 # ---------------------------------------------------------------------------------------------
 # The grammar: every table below is (English, Korean) and every sentence is built from them.
@@ -359,94 +334,6 @@ def generate_pairs(num_pairs: int, seed: int = 0, p_place: float = 0.5,
             f"fewer pairs or allow more place and time phrases"
         )
     return list(pairs.values())
-
-
-# ---------------------------------------------------------------------------------------------
-# Words <-> ids
-# ---------------------------------------------------------------------------------------------
-
-_PUNCTUATION = re.compile(r"[.,!?;:\"]")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case, drop punctuation, split on spaces: "I go home." -> ["i", "go", "home"]."""
-    if not isinstance(text, str):
-        raise ValueError(f"text must be a str, got {type(text).__name__}")
-    return _PUNCTUATION.sub(" ", text.lower()).split()
-
-
-class Vocab:
-    """Word-level vocabulary: PAD, SOS, EOS, UNK (ids 0-3), then the words in sorted order."""
-
-    def __init__(self, words: Iterable[str], name: str = "vocabulary"):
-        words = sorted(set(words) - set(SPECIAL_TOKENS))
-        self.name = name
-        self.itos: list[str] = [*SPECIAL_TOKENS, *words]
-        self.stoi: dict[str, int] = {word: index for index, word in enumerate(self.itos)}
-        self.pad_id, self.sos_id, self.eos_id, self.unk_id = (self.stoi[t] for t in SPECIAL_TOKENS)
-
-    @classmethod
-    def build(cls, sentences: Iterable[str], name: str = "vocabulary") -> Vocab:
-        """The vocabulary of every word in `sentences`."""
-        return cls((word for sentence in sentences for word in tokenize(sentence)), name=name)
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def __contains__(self, word: str) -> bool:
-        return word in self.stoi
-
-    @property
-    def words(self) -> list[str]:
-        """The words, without the special tokens."""
-        return self.itos[len(SPECIAL_TOKENS):]
-
-    def encode(self, sentence: str, add_sos: bool = False, add_eos: bool = False,
-               strict: bool = True) -> list[int]:
-        """Token ids of a sentence; an unknown word raises ValueError (strict) or becomes UNK."""
-        words = tokenize(sentence)
-        if not words:
-            raise ValueError(f"sentence {sentence!r} has no words")
-        unknown = [word for word in words if word not in self.stoi]
-        if unknown and strict:
-            hints = []
-            for word in unknown:
-                close = difflib.get_close_matches(word, self.words, n=3)
-                hints.append(f"{word!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
-            raise ValueError(
-                f"sentence {sentence!r} has words that are not in the {self.name} "
-                f"({len(self.words)} words): {'; '.join(hints)}"
-            )
-        ids = [self.stoi.get(word, self.unk_id) for word in words]
-        return [self.sos_id] * add_sos + ids + [self.eos_id] * add_eos
-
-    def tokens(self, ids: Iterable[int]) -> list[str]:
-        """Words of a list of ids, up to the first EOS, without PAD and SOS."""
-        words = []
-        for index in ids:
-            index = int(index)
-            if not 0 <= index < len(self.itos):
-                raise ValueError(f"id {index} is outside the {self.name} of size {len(self.itos)}")
-            if index == self.eos_id:
-                break
-            if index not in (self.pad_id, self.sos_id):
-                words.append(self.itos[index])
-        return words
-
-    def decode(self, ids: Iterable[int]) -> str:
-        """The sentence of a list of ids, up to the first EOS."""
-        return " ".join(self.tokens(ids))
-
-
-def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
-    """Lists of ids of different lengths -> (N, T_max) LongTensor, right-padded with `pad_id`."""
-    if not sequences:
-        raise ValueError("sequences is empty")
-    longest = max(len(sequence) for sequence in sequences)
-    batch = torch.full((len(sequences), longest), pad_id, dtype=torch.long)  # (N, T_max)
-    for row, sequence in enumerate(sequences):
-        batch[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
-    return batch
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
-from lessons_lib.data.translation import Vocab, grammar_pair
+from lessons_lib.data.translation import grammar_pair
+from lessons_lib.data.vocab import Vocab
 from lessons_lib.hangul import hangul_labels
 from lessons_lib.train import translate
 from lessons_lib.transformer import Transformer

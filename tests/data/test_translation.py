@@ -1,51 +1,11 @@
 """lessons_lib.data.translation: the English -> Korean toy corpus is grammatical, seeded, and split by sentence."""
 
 import pytest
-import torch
 
 from lessons_lib.data import translation as data
-from lessons_lib.data.translation import (
-    EOS,
-    PAD,
-    SOS,
-    UNK,
-    Vocab,
-    count_sentences,
-    generate_pairs,
-    grammar_pair,
-    has_batchim,
-    make_corpus,
-    pad_batch,
-    plain_present,
-    tokenize,
-    with_object_particle,
-    with_subject_particle,
-    with_topic_particle,
-)
-
-# ----- Korean morphology ----------------------------------------------------------------------
-
-
-def test_particles_follow_the_final_consonant():
-    assert [with_topic_particle(w) for w in ("나", "그들", "우리", "선생님")] == ["나는", "그들은", "우리는", "선생님은"]
-    assert [with_subject_particle(w) for w in ("선생님", "친구", "학생", "의사")] == ["선생님이", "친구가", "학생이", "의사가"]
-    assert [with_object_particle(w) for w in ("책", "커피", "물", "사과")] == ["책을", "커피를", "물을", "사과를"]
-
-
-@pytest.mark.parametrize("stem, expected", [
-    ("가", "간다"), ("오", "온다"), ("마시", "마신다"), ("쓰", "쓴다"), ("공부하", "공부한다"),
-    ("먹", "먹는다"), ("읽", "읽는다"), ("만들", "만든다"), ("팔", "판다"),
-])
-def test_plain_present(stem, expected):
-    assert plain_present(stem) == expected
-
-
-def test_morphology_rejects_words_that_are_not_hangul():
-    with pytest.raises(ValueError, match="Hangul"):
-        plain_present("book")
-    with pytest.raises(ValueError, match="Hangul"):
-        with_object_particle("book")
-
+from lessons_lib.data.translation import count_sentences, generate_pairs, grammar_pair, make_corpus
+from lessons_lib.data.vocab import tokenize
+from lessons_lib.hangul import has_batchim
 
 # ----- the grammar ------------------------------------------------------------------------------
 
@@ -104,40 +64,6 @@ def test_generate_pairs_rejects_impossible_requests():
         generate_pairs(count_sentences())
     with pytest.raises(ValueError, match="p_time"):
         generate_pairs(10, p_time=1.5)
-
-
-# ----- vocabulary ------------------------------------------------------------------------------
-
-
-def test_tokenize_lowercases_and_drops_punctuation():
-    assert tokenize("I go home.") == ["i", "go", "home"]
-    assert tokenize("나는  집에 간다!") == ["나는", "집에", "간다"]
-
-
-def test_vocab_puts_special_tokens_first_and_round_trips():
-    vocab = Vocab.build(["I go home", "we go to school"])
-    assert vocab.itos[:4] == [PAD, SOS, EOS, UNK]
-    assert (vocab.pad_id, vocab.sos_id, vocab.eos_id, vocab.unk_id) == (0, 1, 2, 3)
-    ids = vocab.encode("We go home", add_sos=True, add_eos=True)
-    assert ids[0] == vocab.sos_id and ids[-1] == vocab.eos_id
-    assert vocab.decode(ids + [vocab.pad_id, vocab.stoi["school"]]) == "we go home"  # stops at EOS
-
-
-def test_unknown_words_raise_a_clear_error_or_become_unk():
-    vocab = Vocab.build(["I go home"], name="English vocabulary")
-    with pytest.raises(ValueError, match=r"not in the English vocabulary .*'hom' \(did you mean home"):
-        vocab.encode("I go hom")
-    assert vocab.encode("I go hom", strict=False)[-1] == vocab.unk_id
-    with pytest.raises(ValueError, match="no words"):
-        vocab.encode(" . ")
-    with pytest.raises(ValueError, match="outside"):
-        vocab.decode([99])
-
-
-def test_pad_batch_right_pads():
-    batch = pad_batch([[5, 6, 7], [8]], pad_id=0)
-    assert batch.dtype == torch.long
-    assert batch.tolist() == [[5, 6, 7], [8, 0, 0]]
 
 
 # ----- the corpus --------------------------------------------------------------------------------
