@@ -5,6 +5,8 @@
                                        [--gradebook DB] [--memory SIZE] [--feedback plain|expected]
                                        [--unsafe-no-sandbox]
     python -m lessons_lib.course build [--quick] [--out DIR] [NOTEBOOK ...]
+    python -m lessons_lib.course release|collect|return-feedback NAME --exchange DIR --course-id ID
+                                       [--class-dir DIR] [--graded DIR]   (a class: classroom.py)
 
 A thin layer over regenerate.py, grading.py (with gradebook.py) and build.py: `main(argv)` parses
 the arguments, runs one of them and returns the exit status (0 done, 1 out of date or a notebook
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from lessons_lib.course.assignment import find_assignment, load_assignment
 from lessons_lib.course.build import build, build_table, default_build_notebooks
+from lessons_lib.course.classroom import collect, release, return_feedback
 from lessons_lib.course.gradebook import check_gradebook, write_gradebook
 from lessons_lib.course.grading import expand_submissions, grade
 from lessons_lib.course.model import ROOT, CourseError, number
@@ -70,6 +73,20 @@ def _parser() -> argparse.ArgumentParser:
                                 "without user namespaces): student code then runs with your rights "
                                 "and can read the solutions and change grades; trusted work only")
 
+    for name, help_text in (("release", "put exercises/NAME into nbgrader's exchange for students to fetch"),
+                            ("collect", "copy the students' submissions from the exchange into --class-dir"),
+                            ("return-feedback", "send each student the feedback of `grade` through the exchange")):
+        exchange_cmd = commands.add_parser(name, help=help_text)
+        exchange_cmd.add_argument("assignment", help="the name of a folder in solutions/")
+        exchange_cmd.add_argument("--exchange", required=True, type=Path, help="nbgrader's exchange folder")
+        exchange_cmd.add_argument("--course-id", required=True, help="the course's id in the exchange")
+        if name != "release":
+            exchange_cmd.add_argument("--class-dir", required=True, type=Path,
+                                      help="the instructor's folder: submitted/, feedback/ go there")
+        if name == "return-feedback":
+            exchange_cmd.add_argument("--graded", type=Path,
+                                      help="grade's --out folder (default: CLASS_DIR/graded/NAME)")
+
     build_cmd = commands.add_parser("build", help="execute every notebook, render HTML, tabulate metrics")
     build_cmd.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/ then solutions/")
     build_cmd.add_argument("--quick", action="store_true", help="run the lessons with QUICK=True")
@@ -116,6 +133,20 @@ def _grade(root: Path, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _exchange(root: Path, args: argparse.Namespace) -> int:
+    if args.command == "release":
+        released = release(root, args.assignment, args.exchange, args.course_id)
+        print(f"released {args.assignment} to {released}")
+    elif args.command == "collect":
+        collected = collect(root, args.assignment, args.exchange, args.course_id, args.class_dir)
+        print(f"collected {len(collected)} submission(s) of {args.assignment} into {args.class_dir / 'submitted'}")
+    else:
+        graded = args.graded or args.class_dir / "graded" / args.assignment
+        served = return_feedback(root, args.assignment, args.exchange, args.course_id, args.class_dir, graded)
+        print(f"released the feedback of {len(served)} student(s): {', '.join(served)}")
+    return 0
+
+
 def _build(root: Path, args: argparse.Namespace) -> int:
     results = build(args.notebooks or default_build_notebooks(root), root, args.out or root / "build",
                     args.quick, args.timeout)
@@ -135,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _regenerate(root, args.check)
         if args.command == "grade":
             return _grade(root, args)
+        if args.command in ("release", "collect", "return-feedback"):
+            return _exchange(root, args)
         return _build(root, args)
     except CourseError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -65,26 +65,32 @@ def _sqlite_tables(path: Path) -> set[str]:
 
 
 @contextlib.contextmanager
-def _open_gradebook(path: Path) -> Iterator[Any]:
-    """nbgrader's Gradebook on the SQLite file at path, created if missing, as nbgrader's commands open it.
-
-    nbgrader's commands open it with CourseDirectory.course_id, "" unless configured (course/ does not).
-    A new gradebook is stamped by running `alembic`, which is not on the PATH when the virtual
-    environment is not activated: the one beside this Python is put first while it runs.
-    """
-    from nbgrader.api import Gradebook
-
+def alembic_on_path() -> Iterator[None]:
+    """nbgrader creates a gradebook by running `alembic`, which is not on the PATH when the virtual
+    environment is not activated: the one beside this Python is put first while the block runs."""
     saved_path = os.environ.get("PATH", "")
     alembic = _alembic()
     if alembic is not None:
         os.environ["PATH"] = os.pathsep.join([str(Path(alembic).parent), saved_path])
     try:
-        gradebook = Gradebook(f"sqlite:///{os.path.abspath(path)}", course_id="")
+        yield
     except FileNotFoundError as error:
         raise CourseError(f"nbgrader needs the `alembic` command to create a gradebook ({error}); "
                           "install lessons-lib[instructor]") from None
     finally:
         os.environ["PATH"] = saved_path
+
+
+@contextlib.contextmanager
+def _open_gradebook(path: Path) -> Iterator[Any]:
+    """nbgrader's Gradebook on the SQLite file at path, created if missing, as nbgrader's commands open it.
+
+    nbgrader's commands open it with CourseDirectory.course_id, "" unless configured (course/ does not).
+    """
+    from nbgrader.api import Gradebook
+
+    with alembic_on_path():
+        gradebook = Gradebook(f"sqlite:///{os.path.abspath(path)}", course_id="")
     with gradebook:
         yield gradebook
 
