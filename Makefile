@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: lab test lint exercises build clean
+.PHONY: lab test lint exercises build hub clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ exercises: $(VENV)/.test-installed
 
 build: $(VENV)/.test-installed
 	$(BIN)/python -m lessons_lib.course build --quick
+
+# Instructors: a demo class on JupyterHub (127.0.0.1:8000, an instructor and three students); it says where to log in.
+$(VENV)/.hub-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[hub]"
+	touch $@
+
+hub: $(VENV)/.hub-installed
+	$(BIN)/python hub/demo.py
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix .
