@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.course.shared import gradebook_totals
 from tests.jupyterlab_driver import free_port, launch_chromium
 from tests.notebook_paths import ROOT
 
@@ -163,11 +163,6 @@ def test_a_class_from_release_to_feedback(hub):
         for context, _ in sessions.values():
             context.close()
     seconds = time.perf_counter() - started
-    with sqlite3.connect(instructor / "gradebook.db") as db:
-        totals = dict(db.execute(
-            "SELECT submitted_assignment.student_id, SUM(grade.auto_score) FROM grade "
-            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
-            "GROUP BY submitted_assignment.student_id"))
+    totals = gradebook_totals(instructor / "gradebook.db")
     assert totals == {"alice": 6, "bob": 0}
     print(f"hub start {hub['start_s']:.1f} s; release to feedback for two students {seconds:.1f} s")

@@ -67,3 +67,15 @@ def cell(kind: str, grade_id: str, source: str) -> nbformat.NotebookNode:
     if kind == "test":
         meta["points"] = 1
     return nbformat.v4.new_code_cell(source, metadata={"nbgrader": meta})
+
+
+def gradebook_totals(path: Path) -> dict[str, float]:
+    """Each student's total auto score in nbgrader's gradebook (an SQLite file), read with SQL alone."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        return dict(db.execute(
+            "SELECT submitted_assignment.student_id, SUM(grade.auto_score) FROM grade "
+            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+            "GROUP BY submitted_assignment.student_id"))

@@ -4,12 +4,12 @@
 tests/test_hub.py runs the same path through a real JupyterHub in Chromium."""
 
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from lessons_lib.course.cli import main
+from tests.course.shared import gradebook_totals
 from tests.notebook_paths import ROOT
 
 ASSIGNMENT = "01_self_attention"
@@ -65,12 +65,7 @@ def test_release_collect_grade_and_return_feedback_to_each_student_alone(tmp_pat
                  "--gradebook", str(gradebook)]) == 0
     assert main(["return-feedback", ASSIGNMENT, *exchange_args, "--class-dir", str(class_dir)]) == 0
 
-    with sqlite3.connect(gradebook) as db:
-        totals = dict(db.execute(
-            "SELECT submitted_assignment.student_id, SUM(grade.auto_score) FROM grade "
-            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
-            "GROUP BY submitted_assignment.student_id"))
+    totals = gradebook_totals(gradebook)
     assert totals == {"alice": 6, "bob": 0}
     for name, home in homes.items():
         monkeypatch.chdir(home)
