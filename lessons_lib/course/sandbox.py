@@ -141,7 +141,7 @@ def sandbox_command(command: Sequence[str], root: Path, env: Mapping[str, str], 
     return [*arguments, "--", *launcher, *command]
 
 
-def sandbox_environment(root: Path, extra: Mapping[str, str] = {}) -> dict[str, str]:
+def sandbox_environment(root: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The whole environment of a sandboxed kernel: an allow-list, nothing of the grader's."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -160,15 +160,17 @@ def sandbox_environment(root: Path, extra: Mapping[str, str] = {}) -> dict[str, 
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }
-    return env | dict(extra)
+    return env | dict(extra or {})
 
 
 def prepare_root(root: Path) -> None:
     """Make the sandbox folder writable by the kernel's uid (nobody, when the grader is root)."""
     if os.getuid() != 0:
         return
-    for path in (root, *root.rglob("*")):
-        os.chown(path, UNPRIVILEGED_UID, UNPRIVILEGED_UID, follow_symlinks=False)
+    # never through a link: a kernel that left `work/x -> /` must not get the machine chowned
+    for folder, folders, files in os.walk(root, followlinks=False):
+        for name in (".", *folders, *files):
+            os.chown(os.path.join(folder, name), UNPRIVILEGED_UID, UNPRIVILEGED_UID, follow_symlinks=False)
 
 
 @functools.cache

@@ -211,3 +211,19 @@ def test_memory_sizes(text, expected):
 def test_bad_memory_sizes_are_refused(text, capsys):
     assert main(["grade", "x.ipynb", "--assignment", "01_self_attention", "--out", "o", "--memory", text]) == 2
     assert "--memory" in capsys.readouterr().err
+
+
+def test_preparing_a_workspace_never_follows_a_link_the_kernel_left(tmp_path):
+    from lessons_lib.course.sandbox import UNPRIVILEGED_UID, prepare_root
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "file").write_text("the grader's")
+    root = tmp_path / "root"
+    (root / "work").mkdir(parents=True)
+    (root / "work" / "x").symlink_to(outside, target_is_directory=True)
+    before = (outside.stat().st_uid, (outside / "file").stat().st_uid)
+    prepare_root(root)
+    assert (outside.stat().st_uid, (outside / "file").stat().st_uid) == before
+    if os.getuid() == 0:
+        assert (root / "work").stat().st_uid == UNPRIVILEGED_UID
