@@ -289,6 +289,11 @@ class InpaintingConfig:
         if not self.lr > 0 or self.weight_decay < 0:
             raise ValueError(f"lr must be > 0 and weight_decay >= 0, got {self.lr} and {self.weight_decay}")
 
+    @classmethod
+    def quick(cls, seed: int = 0) -> InpaintingConfig:
+        """300 smaller steps at a higher learning rate: a few seconds on a CPU (lessons' quick runs)."""
+        return cls(steps=300, batch_size=64, lr=3e-3, seed=seed)
+
 
 def pretrain_inpainting(model: Inpainter, patches: torch.Tensor, config: InpaintingConfig,
                         progress: bool = True, desc: str = "inpainting") -> TrainResult:
@@ -355,3 +360,22 @@ def load_pretrained(model: nn.Module, path: str | os.PathLike, settings: dict) -
 def pretraining_settings(model_config: PatchEncoderConfig, config: InpaintingConfig, **extra) -> dict:
     """The plain-value settings that decide a pre-trained PatchEncoder (for save/load_pretrained)."""
     return {"model": asdict(model_config), "pretraining": asdict(config), **extra}
+
+
+def load_or_pretrain(model_config: PatchEncoderConfig, config: InpaintingConfig, patches: torch.Tensor,
+                     path: str | os.PathLike, settings: dict, device: torch.device | str = "cpu",
+                     progress: bool = True) -> tuple[Inpainter, TrainResult | None]:
+    """Lesson 06's pre-trained Inpainter: loaded from `path` when it was saved there with the same
+    `settings`, else built (seeded with `config.seed`), pre-trained on `patches` and saved.
+
+    Returns the model (in eval mode, on `device`) and the training result (None when loaded).
+    Training is seeded, so on one machine both ways give the same weights.
+    """
+    torch.manual_seed(config.seed)
+    model = Inpainter(model_config)
+    if load_pretrained(model, path, settings):
+        return model.to(device).eval(), None
+    model.to(device)
+    result = pretrain_inpainting(model, patches, config, progress=progress)
+    save_pretrained(model, path, settings)
+    return model.eval(), result

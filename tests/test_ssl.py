@@ -14,6 +14,7 @@ from lessons_lib.ssl import (
     block_patch_mask,
     checkpoint_path,
     hidden_patch_loss,
+    load_or_pretrain,
     load_pretrained,
     mask_patches,
     mask_tokens,
@@ -242,3 +243,19 @@ def test_checkpoint_path_reads_the_argument_then_the_environment(monkeypatch, tm
     assert checkpoint_path("a.pt", "elsewhere") == Path("elsewhere") / "a.pt"
     monkeypatch.delenv("LESSONS_CHECKPOINT_DIR")
     assert str(checkpoint_path("a.pt")) == "checkpoints/a.pt"
+
+
+def test_load_or_pretrain_trains_once_then_loads_the_same_weights(tmp_path):
+    patches = torch.rand(32, 16, 4)
+    config = InpaintingConfig(steps=5, batch_size=8, seed=1)
+    model_config = PatchEncoderConfig.tiny()
+    settings = pretraining_settings(model_config, config)
+    trained, result = load_or_pretrain(model_config, config, patches, tmp_path / "w.pt", settings, progress=False)
+    assert result is not None and len(result.losses) == 5 and not trained.training
+    loaded, again = load_or_pretrain(model_config, config, patches, tmp_path / "w.pt", settings, progress=False)
+    assert again is None
+    for name, value in trained.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[name], value)
+    retrained, _ = load_or_pretrain(model_config, config, patches, tmp_path / "other.pt", settings, progress=False)
+    for name, value in trained.state_dict().items():
+        torch.testing.assert_close(retrained.state_dict()[name], value)  # seeded: the same weights
