@@ -120,8 +120,9 @@ def inpainting_explorer(model: Inpainter, images: torch.Tensor, mean_patches: to
         data = inpainting_data(model, images, mean_patches, index, row, column, block_size, patch_size)
         return inpainting_view(data), data
 
+    wide = {"description_width": "initial"}  # the whole label, not "square co..."
     return FigureExplorer(view, {
-        "index": widgets.IntSlider(value=index, min=0, max=len(images) - 1, description="digit"),
-        "row": widgets.IntSlider(value=0, min=0, max=last, description="square row"),
-        "column": widgets.IntSlider(value=0, min=0, max=last, description="square column"),
+        "index": widgets.IntSlider(value=index, min=0, max=len(images) - 1, description="digit", style=wide),
+        "row": widgets.IntSlider(value=0, min=0, max=last, description="square row", style=wide),
+        "column": widgets.IntSlider(value=0, min=0, max=last, description="square column", style=wide),
     })

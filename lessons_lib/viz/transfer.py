@@ -68,6 +68,7 @@ def layer_probe_explorer(features: LayerFeatures, train_labels: torch.Tensor, te
         return layer_probe_view(accuracies, title, chance=1 / num_classes), accuracies
 
     return FigureExplorer(view, {
-        "per_class": widgets.IntSlider(value=per_class, min=1, max=max_per_class, description="labels/class"),
+        "per_class": widgets.IntSlider(value=per_class, min=1, max=max_per_class, description="labels per class",
+                                       style={"description_width": "initial"}),
         "draw": widgets.IntSlider(value=0, min=0, max=9, description="draw"),
     })
