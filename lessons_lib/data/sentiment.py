@@ -90,8 +90,3 @@ def make_sentiment_data(num_train: int = 200, num_test: int = 200, seed: int = 0
     seen = rng.sample(seen, len(seen))  # shuffled, then cut into disjoint train and test sentences
     train_pool, test_pool = seen[: len(seen) // 2], seen[len(seen) // 2 :]
     return SentimentData(draw(train_pool, num_train), draw(test_pool, num_test), draw(unseen, num_test))
-
-
-def words(text: str) -> list[str]:
-    """The words of a review (they are lower case and separated by spaces)."""
-    return text.split()

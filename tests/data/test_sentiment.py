@@ -6,8 +6,8 @@ from lessons_lib.data.sentiment import (
     TRAIN_ADJECTIVES,
     UNSEEN_ADJECTIVES,
     make_sentiment_data,
-    words,
 )
+from lessons_lib.data.text import words
 
 
 def test_sizes_and_balanced_labels():
