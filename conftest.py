@@ -12,6 +12,8 @@ import torch
 # nbval runs the notebooks in kernels started by this process: they inherit these variables.
 os.environ.setdefault("LESSONS_QUICK", "1")
 os.environ.setdefault("LESSONS_METRICS_DIR", tempfile.mkdtemp(prefix="lessons-metrics-"))
+# lesson 06 saves its pre-trained encoder here and lesson 07 loads it: aside too, not in notebooks/
+os.environ.setdefault("LESSONS_CHECKPOINT_DIR", tempfile.mkdtemp(prefix="lessons-checkpoints-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 

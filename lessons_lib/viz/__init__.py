@@ -11,6 +11,8 @@ lesson's explorers live in the module named after the package module that lesson
 | 03 | `viz.norm` (a deep stack wired four ways) |
 | 04 | `viz.positional` (positions and dimensions of the sinusoidal encoding) |
 | 05 | `viz.translation` (the translator's cross-attention) |
+| 06 | `viz.ssl` (a digit with a hidden square, filled in) |
+| 07 | `viz.transfer` (a linear probe on every layer) |
 
 Notebooks import from the module itself: `from lessons_lib.viz.attention import query_explorer`.
 Korean labels and the Korean font are in `lessons_lib.hangul`.

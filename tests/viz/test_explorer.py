@@ -17,12 +17,16 @@ import pytest
 import torch
 
 import lessons_lib.viz
+from lessons_lib.data.digits import to_patches
+from lessons_lib.ssl import Inpainter, PatchEncoderConfig, mean_fill
 from lessons_lib.transformer import Transformer, TransformerConfig
 from lessons_lib.viz.attention import query_explorer, softmax_saturation_explorer
 from lessons_lib.viz.explorer import FigureExplorer
 from lessons_lib.viz.multihead import head_explorer
 from lessons_lib.viz.norm import add_norm_explorer
 from lessons_lib.viz.positional import positional_encoding_explorer
+from lessons_lib.viz.ssl import inpainting_explorer
+from lessons_lib.viz.transfer import layer_probe_explorer
 from lessons_lib.viz.translation import translation_explorer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -108,6 +112,20 @@ def two_layer_model(corpus):
     return Transformer(dataclasses.replace(config, num_decoder_layers=2)).eval()
 
 
+def _inpainting():
+    torch.manual_seed(0)
+    images = torch.rand(6, 8, 8, generator=torch.Generator().manual_seed(1))
+    model = Inpainter(PatchEncoderConfig.tiny()).eval()
+    return inpainting_explorer(model, images, mean_fill(to_patches(images), 1)[0])
+
+
+def _layer_probe():
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(40) % 2
+    layers = [torch.randn(40, 4, generator=generator) + labels[:, None] for _ in range(3)]
+    return layer_probe_explorer({"encoder": (layers, layers)}, labels, labels, per_class=3, max_per_class=20)
+
+
 def _attention():
     generator = torch.Generator().manual_seed(0)
     weights = torch.softmax(torch.randn(3, 3, generator=generator), dim=-1)
@@ -126,6 +144,8 @@ EXPLORERS = {
     "positional_encoding_explorer": (
         lambda corpus, model: positional_encoding_explorer(max_len=32, d_model=16), {}
     ),
+    "inpainting_explorer": (lambda corpus, model: _inpainting(), {}),
+    "layer_probe_explorer": (lambda corpus, model: _layer_probe(), {}),
     "translation_explorer": (
         lambda corpus, model: translation_explorer(model, corpus.src_vocab, corpus.tgt_vocab),
         {"sentence": "the teacher reads a book at school"},

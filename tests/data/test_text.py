@@ -1,0 +1,29 @@
+"""lessons_lib.data.text: Python's documentation as offline prose, or a learner's own file."""
+
+import pytest
+
+from lessons_lib.data.text import load_text, python_docs_text, words
+
+
+def test_python_docs_are_long_english_and_always_the_same():
+    text = python_docs_text()
+    assert len(text) > 200_000 and text == python_docs_text()
+    assert words(text)[:0] == [] and "the" in set(words(text[:5000]))
+
+
+def test_load_text_reads_a_file_or_the_docs(tmp_path):
+    path = tmp_path / "mine.txt"
+    path.write_text("Don't panic. The answer is 42!", encoding="utf-8")
+    assert words(load_text(path)) == ["don't", "panic", "the", "answer", "is"]
+    assert load_text(None) == python_docs_text()
+    with pytest.raises(ValueError, match="no text file"):
+        load_text(tmp_path / "missing.txt")
+
+
+def test_the_minilm_tokenizer_is_bert_s_uncased_wordpiece():
+    from lessons_lib.data.text import minilm_tokenizer
+
+    tokenizer = minilm_tokenizer()
+    assert tokenizer.vocab_size == 30522
+    assert (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.mask_token_id) == (101, 102, 103)
+    assert tokenizer.tokenize("The film was EXCELLENT") == ["the", "film", "was", "excellent"]
