@@ -186,6 +186,7 @@ def test_the_decoder_layer_question_also_forbids_the_package_layer_s_own_forward
 def test_a_package_class_that_holds_the_answer_costs_the_question(assignment, question_id, cheat, named):
     solution = load_assignment(find_assignment(ROOT, assignment))
     taken = answers_taken_from_library(_with_answer(solution, question_id, cheat), solution.questions)
-    # (02's parameter-count question forbids MultiHeadAttention too, and an earlier answer cell counts)
-    assert question_id in taken and set(taken) <= {question_id, "q4_parameter_count"}
+    # (02's parameter-count question forbids MultiHeadAttention too, 04's offset question the
+    # positional table, and an earlier answer cell counts)
+    assert question_id in taken and set(taken) <= {question_id, "q4_parameter_count", "q4_offset_dot_product"}
     assert f"`{named}`" in taken[question_id][0]
