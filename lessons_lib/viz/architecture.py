@@ -67,10 +67,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "positional encoding": ("encoder positional encoding", "decoder positional encoding"),
 }
 
-# The two columns and the size of a box, in the figure's own units (x 0..12, y 0..12.6)
+# The two columns and the size of a box, in the figure's own units (x 0..12, y 0..11.75)
 _ENCODER_X, _DECODER_X = 3.7, 8.5
 _BOX_W, _TALL, _SHORT = 3.0, 0.72, 0.46
-LIMITS = (-0.2, 12.2, -0.1, 12.6)
+LIMITS = (-0.2, 12.2, -0.1, 11.75)
 
 # box name -> (centre x, centre y, width, height, kind); kind picks the colour, as in the paper
 _LAYOUT: dict[str, tuple[float, float, float, float, str]] = {
@@ -186,7 +186,7 @@ def draw_transformer(
     """
     chosen = resolve_highlight(highlight)
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.2, 7.6))
+        _, ax = plt.subplots(figsize=(7.2, 7.0))
     ax.set_xlim(*LIMITS[:2])
     ax.set_ylim(*LIMITS[2:])
     ax.set_aspect("equal")
@@ -207,7 +207,7 @@ def draw_transformer(
         frame.set_gid(name)
         ax.add_patch(frame)
         ax.text(x + side * (w / 2 + 0.15), y, "N×", ha="left" if side > 0 else "right", va="center",
-                fontsize=11, fontweight="bold", color=_HIGHLIGHT_EDGE if lit else "black")
+                fontsize=12, color=_HIGHLIGHT_EDGE if lit else "black")
         ax.text(x - w / 2 + 0.1, y + h / 2 + 0.1, name, ha="left", va="bottom", fontsize=8, style="italic",
                 color=_HIGHLIGHT_EDGE if lit else "#555555")
 
@@ -223,7 +223,7 @@ def draw_transformer(
         ax.add_patch(box)
         label = _LABELS.get(name, "add & norm")
         ax.text(x, y, label, ha="center", va="center", fontsize=7.5 if "\n" in label else 8.5,
-                fontweight="bold" if lit else "normal", alpha=0.5 if faded(name) else 1.0)
+                alpha=0.5 if faded(name) else 1.0)
 
     # the flow upwards in each column, with the position vector added on the way in
     for column_x, _, positions, first, add_norms in (
@@ -262,7 +262,7 @@ def draw_transformer(
             linewidth=width, alpha=_FADED_ALPHA if faded("memory") else 1.0, gid="memory")
     _arrow(ax, (route_x, cross_y), (_DECODER_X - _BOX_W / 2, cross_y), highlighted=lit)
     ax.text((_ENCODER_X + route_x) / 2, 7.65, "memory (keys, values)", ha="center", va="bottom", fontsize=8,
-            color=colour, fontweight="bold" if lit else "normal")
+            color=colour)
 
     # above the decoder: linear, softmax, the probabilities of the next word
     _arrow(ax, (_DECODER_X, _LAYOUT["decoder add & norm 3"][1] + _SHORT / 2), (_DECODER_X, 9.55 - _SHORT / 2))

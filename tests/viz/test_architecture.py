@@ -109,3 +109,18 @@ def test_draws_on_a_given_axes_with_a_title_and_romanizes_korean_without_a_font(
     assert "outputs, shifted right: <sos> naneun" in texts
     texts = [text.get_text() for text in draw_transformer(source="the teacher reads a book").texts]
     assert "inputs: the teacher reads a book" in texts
+
+
+def test_with_the_korean_font_in_use_the_figure_draws_without_font_warnings(caplog, recwarn):
+    import matplotlib
+
+    from lessons_lib.hangul import korean_font, use_korean_font
+
+    if korean_font() is None:
+        pytest.skip("no Korean font here, not even the packaged one")
+    with matplotlib.rc_context():
+        use_korean_font()
+        ax = draw_transformer(highlight=["attention", "encoder", "memory"])
+        ax.figure.canvas.draw()
+    assert not [r for r in caplog.records if "findfont" in r.getMessage()], [r.getMessage() for r in caplog.records]
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]
