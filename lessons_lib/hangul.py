@@ -158,7 +158,9 @@ def korean_font() -> str | None:
 def use_korean_font() -> str | None:
     """Make an installed Korean font matplotlib's first choice; its name, or None if there is none.
 
-    Without one, the lesson's plots romanize Korean labels (see `hangul_labels`).
+    Without one, the lesson's plots romanize Korean labels (see `hangul_labels`). Korean fonts
+    such as NanumGothic have no glyph for the Unicode minus sign (U+2212), which matplotlib puts in
+    negative tick labels: with the font in use, ticks get the ASCII hyphen-minus instead.
     """
     import matplotlib
 
@@ -166,4 +168,6 @@ def use_korean_font() -> str | None:
     if font is not None and font not in matplotlib.rcParams["font.sans-serif"]:
         matplotlib.rcParams["font.sans-serif"] = [font, *matplotlib.rcParams["font.sans-serif"]]
         matplotlib.rcParams["font.family"] = ["sans-serif"]
+    if font is not None:
+        matplotlib.rcParams["axes.unicode_minus"] = False
     return font

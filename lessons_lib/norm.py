@@ -1,13 +1,15 @@
-"""Lesson 03 (notebooks/03_add_and_norm.ipynb): residual connections and layer normalisation.
+"""Lesson 03 (notebooks/03_add_and_norm.ipynb): residual connections and layer normalization.
 
 LayerNorm, per token, in three steps:
     1. mean and variance over the channels of that token
-    2. normalise: (x - mean) / sqrt(var + eps)
+    2. normalize: (x - mean) / sqrt(var + eps)
     3. affine: weight * x_hat + bias   (gamma and beta, learned)
 
 `SublayerConnection` wires a sublayer into the stream four ways: plain, residual, post-norm,
 pre-norm; the Transformer layers of lessons 05, 08 and 09 use it, and the lesson's deep-stack
-experiment (`random_sublayers`, `stack_statistics`) measures all four.
+experiment (`random_sublayers`, `stack_statistics`) measures all four. `block_stack` and
+`parameter_gradient_norms` measure Post-LN against Pre-LN on real Transformer layers (self-attention
+and feed-forward), as Xiong et al. (2020) did.
 
 Shape legend: B batch, T time, C channels (d_model).
 """
@@ -25,7 +27,7 @@ from lessons_lib.runtime import check_positive_int
 
 
 class LayerNorm(nn.Module):
-    """Layer normalisation over the last dimension, with the parameters of nn.LayerNorm."""
+    """Layer normalization over the last dimension, with the parameters of nn.LayerNorm."""
 
     def __init__(self, d_model: int, eps: float = 1e-5):
         super().__init__()
@@ -38,7 +40,7 @@ class LayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(d_model))  # beta
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(..., C) -> (..., C), each token normalised on its own."""
+        """(..., C) -> (..., C), each token normalized on its own."""
         _check_channels(x, self.d_model)
         # 1. statistics of each token over its channels (biased variance, as nn.LayerNorm)
         mean = x.mean(dim=-1, keepdim=True)  # (..., C) -> (..., 1)
@@ -91,7 +93,7 @@ class SublayerConnection(nn.Module):
         elif self.arrangement == "post-norm":
             # Add: the signal and its gradient skip the sublayer; Norm: mean 0, variance 1 per token
             x = self.norm(x + self.dropout(out))
-        else:  # pre-norm: the residual path itself is never normalised
+        else:  # pre-norm: the residual path itself is never normalized
             x = x + self.dropout(out)
         return (x, *weights) if weights else x
 
@@ -190,3 +192,69 @@ def stack_statistics(
         # gradients with respect to the activations only: the layers' .grad fields stay untouched
         gradients = torch.autograd.grad(loss, layer_inputs)
     return output_std, [gradient.norm().item() for gradient in gradients]
+
+
+# Post-LN against Pre-LN on real layers (Xiong et al., 2020, "On Layer Normalization in the
+# Transformer Architecture"): the gradients of the layers' parameters at initialisation.
+
+
+class TransformerBlock(nn.Module):
+    """Self-attention then a feed-forward network, each joined to the stream by `arrangement`.
+
+    With "post-norm" this is lesson 05's EncoderLayer (Post-LN); with "pre-norm", GPT-2's layer
+    (Pre-LN), whose stack ends with one more LayerNorm (`block_stack`).
+    """
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int, arrangement: str):
+        super().__init__()
+        from lessons_lib.transformer import FeedForward  # lesson 05's module imports this one
+
+        self.self_attention = MultiHeadAttention(d_model, num_heads)
+        self.add_norm_1 = SublayerConnection(d_model, arrangement)
+        self.feed_forward = FeedForward(d_model, d_ff)
+        self.add_norm_2 = SublayerConnection(d_model, arrangement)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C)."""
+        x = self.add_norm_1(x, lambda h: self.self_attention(h, h, h))
+        return self.add_norm_2(x, self.feed_forward)
+
+
+def block_stack(arrangement: str, depth: int, d_model: int = 64, num_heads: int = 4, d_ff: int = 256,
+                seed: int = 0) -> nn.Sequential:
+    """`depth` seeded TransformerBlocks, Xavier-initialised as in the paper and nn.Transformer.
+
+    A "pre-norm" stack ends with a final LayerNorm (the residual stream is never normalized
+    inside it); a "post-norm" stack needs none, its last Add & Norm already normalizes.
+    """
+    if arrangement not in ("post-norm", "pre-norm"):
+        raise ValueError(f"arrangement must be 'post-norm' or 'pre-norm', got {arrangement!r}")
+    check_positive_int("depth", depth)
+    torch.manual_seed(seed)
+    blocks: list[nn.Module] = [TransformerBlock(d_model, num_heads, d_ff, arrangement) for _ in range(depth)]
+    for parameter in nn.ModuleList(blocks).parameters():
+        if parameter.dim() > 1:  # weight matrices; biases stay 0, LayerNorms at gamma 1, beta 0
+            nn.init.xavier_uniform_(parameter)
+    if arrangement == "pre-norm":
+        blocks.append(LayerNorm(d_model))
+    return nn.Sequential(*blocks)
+
+
+def parameter_gradient_norms(arrangement: str, depth: int, d_model: int = 64, num_heads: int = 4,
+                             d_ff: int = 256, seed: int = 0) -> list[float]:
+    """The norm of dLoss/dW_2 of each block's feed-forward network, first block first.
+
+    W_2 is the feed-forward network's second weight matrix, the parameter Xiong et al. (2020)
+    bound. The loss is a fixed random projection of the stack's output with a gradient of norm 1
+    (as in `stack_statistics`), on a seeded random batch (8 sentences of 16 tokens).
+    """
+    stack = block_stack(arrangement, depth, d_model, num_heads, d_ff, seed)
+    generator = torch.Generator().manual_seed(seed + 1)
+    x = torch.randn(8, 16, d_model, generator=generator)  # (B, T, C)
+    with torch.enable_grad():
+        out = stack(x)  # (B, T, C)
+        probe = torch.randn(out.shape, generator=generator)  # (B, T, C)
+        loss = (out * probe / probe.norm()).sum()
+        weights = [block.feed_forward.W_2.weight for block in stack if isinstance(block, TransformerBlock)]
+        gradients = torch.autograd.grad(loss, weights)
+    return [gradient.norm().item() for gradient in gradients]

@@ -1,7 +1,8 @@
 """Checks for the exercise notebooks (exercises/NN_*/NN_*.ipynb): messages a learner can act on.
 
-The visible test cells call `check_close`, `check_equal`, `check_shape`, `check_type` and
-`check_raises`. A failed check raises `CheckFailed` (an AssertionError) whose message says what
+The visible test cells call `check_close`, `check_equal`, `check_shape`, `check_type`,
+`check_raises` and `check_runs` (which turns an error raised inside an answer, such as the
+package's ValueError about shapes, into a failed check with a hint). A failed check raises `CheckFailed` (an AssertionError) whose message says what
 was expected and what was received: the two shapes, or the largest difference and where it is.
 
 The instructor's hidden tests call `hidden_check`. Inside a notebook it compares an answer with a
@@ -243,6 +244,19 @@ def check_raises(name: str, call: Callable[[], Any], exception: type[BaseExcepti
     except Exception as error:
         _fail(name, f"should raise {exception.__name__}, but it raised {type(error).__name__}: {error}", hint)
     _fail(name, f"should raise {exception.__name__}, but it returned {describe(result)}", hint)
+
+
+def check_runs(name: str, call: Callable[[], Any], hint: str = "",
+               exceptions: tuple[type[BaseException], ...] = (ValueError,)) -> Any:
+    """Return `call()`; if it raises one of `exceptions`, fail with its message and the hint.
+
+    For an answer that calls the package's layers: their ValueError names the shapes it saw, and
+    the hint says where in the answer such shapes come from.
+    """
+    try:
+        return call()
+    except exceptions as error:
+        _fail(name, f"raised {type(error).__name__}: {error}", hint)
 
 
 def to_plain(value: Any, depth: int = 0) -> Any:

@@ -7,7 +7,8 @@ The model of "Attention Is All You Need" (2017), one class per box of its figure
     decoder layer:  y = AddNorm(y, MaskedSelfAttention(y, y, y, tgt_mask))       1. masked (causal)
                     y = AddNorm(y, CrossAttention(y, memory, memory, memory_mask))  2. enc-dec
                     y = AddNorm(y, FeedForward(y))                               3. feed-forward
-    Transformer:    embeddings * sqrt(d_model) + sinusoidal positions -> encoder (x N) -> memory
+    Transformer:    embeddings (std d_model^-1/2) * sqrt(d_model) + sinusoidal positions
+                    -> encoder (x N) -> memory
                     -> decoder (x N) -> final linear (logits; the softmax lives in the loss and
                     in decoding)
 
@@ -264,6 +265,14 @@ class Decoder(nn.Module):
         return (x, self_weights, cross_weights) if need_weights else x
 
 
+def init_embedding(embedding: nn.Embedding, d_model: int) -> None:
+    """Draw an embedding table from N(0, 1 / d_model), the padding row (if any) kept at zero."""
+    with torch.no_grad():
+        nn.init.normal_(embedding.weight, std=d_model**-0.5)
+        if embedding.padding_idx is not None:
+            embedding.weight[embedding.padding_idx].zero_()
+
+
 class AttentionMaps(NamedTuple):
     """Every attention map of one forward pass: lists with one (B, H, Tq, Tk) tensor per layer."""
 
@@ -283,6 +292,12 @@ class Transformer(nn.Module):
         c = config
         self.src_embedding = nn.Embedding(c.src_vocab_size, c.d_model, padding_idx=c.pad_id)
         self.tgt_embedding = nn.Embedding(c.tgt_vocab_size, c.d_model, padding_idx=c.pad_id)
+        # entries of std d_model^-1/2 (the scale of the paper's embeddings, which share their
+        # weights with the final linear layer): times sqrt(d_model) they have std 1, the size of
+        # the positions (RMS 0.71). nn.Embedding's own N(0, 1) would make tokens 11x the positions
+        # at d_model = 64 (lesson 05 measures both).
+        for embedding in (self.src_embedding, self.tgt_embedding):
+            init_embedding(embedding, c.d_model)
         self.positional = PositionalEncoding(c.d_model, max_len=c.max_len, dropout=c.dropout)
         self.encoder = Encoder(c.num_encoder_layers, c.d_model, c.num_heads, c.d_ff, c.dropout)
         self.decoder = Decoder(c.num_decoder_layers, c.d_model, c.num_heads, c.d_ff, c.dropout)
@@ -314,7 +329,8 @@ class Transformer(nn.Module):
         return causal & padding_mask(tgt, self.config.pad_id)  # (T, T) & (B, 1, 1, T) -> (B, 1, T, T)
 
     def _embed(self, embedding: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
-        # the paper scales embeddings by sqrt(d_model) so they are not drowned by the positions
+        # the paper multiplies the embeddings by sqrt(d_model): with entries of std d_model^-1/2
+        # (init_embedding) the tokens then have std 1, on the scale of the positions they are added to
         x = embedding(ids) * math.sqrt(self.config.d_model)  # (B, T) -> (B, T, C)
         return self.positional(x)  # (B, T, C)
 

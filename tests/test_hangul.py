@@ -89,10 +89,26 @@ def test_use_korean_font_puts_the_font_first(monkeypatch):
     monkeypatch.setattr(hangul, "korean_font", lambda: "NanumGothic")
     monkeypatch.setitem(plt.rcParams, "font.sans-serif", ["DejaVu Sans"])
     monkeypatch.setitem(plt.rcParams, "font.family", ["serif"])
+    monkeypatch.setitem(plt.rcParams, "axes.unicode_minus", True)
     assert use_korean_font() == "NanumGothic"
     assert plt.rcParams["font.sans-serif"] == ["NanumGothic", "DejaVu Sans"]
     assert plt.rcParams["font.family"] == ["sans-serif"]
     assert hangul_labels(["나는"]) == ["나는"]
+    assert plt.rcParams["axes.unicode_minus"] is False, "the font has no U+2212 for negative ticks"
+
+
+def test_with_the_korean_font_a_negative_tick_draws_without_a_missing_glyph_warning(recwarn):
+    import matplotlib
+
+    if hangul.korean_font() is None:
+        pytest.skip("no Korean font here, not even the packaged one")
+    with matplotlib.rc_context():
+        use_korean_font()
+        fig, ax = plt.subplots()
+        ax.plot([-2.0, 2.0], [-1.0, 1.0])
+        fig.canvas.draw()
+        plt.close(fig)
+    assert not [w for w in recwarn if "missing from font" in str(w.message)], [str(w.message) for w in recwarn]
 
 
 def test_the_packaged_nanum_gothic_is_found_when_the_system_has_no_korean_font(monkeypatch):

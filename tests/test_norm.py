@@ -12,6 +12,9 @@ from lessons_lib.norm import (
     LayerNorm,
     SelfAttentionSublayer,
     SublayerConnection,
+    TransformerBlock,
+    block_stack,
+    parameter_gradient_norms,
     random_sublayers,
     stack_statistics,
 )
@@ -85,7 +88,7 @@ def test_sublayer_connection_follows_its_formula(arrangement):
     torch.testing.assert_close(SublayerConnection(32, arrangement)(x, sublayer), expected)
 
 
-def test_sublayer_connection_has_a_norm_only_when_it_normalises():
+def test_sublayer_connection_has_a_norm_only_when_it_normalizes():
     counts = {a: sum(p.numel() for p in SublayerConnection(8, a).parameters()) for a in ARRANGEMENTS}
     assert counts == {"plain": 0, "residual": 0, "post-norm": 16, "pre-norm": 16}
 
@@ -225,3 +228,46 @@ def test_wrong_width_and_bad_sizes_raise_value_errors_naming_them():
             LayerNorm(bad)
     with pytest.raises(ValueError, match="eps must be positive"):
         LayerNorm(8, eps=0.0)
+
+
+# Post-LN against Pre-LN on real layers (Xiong et al., 2020)
+
+
+def test_a_post_norm_block_is_lesson_05s_encoder_layer():
+    from lessons_lib.transformer import EncoderLayer
+
+    block = block_stack("post-norm", 1, d_model=16, num_heads=2, d_ff=32, seed=3)[0]
+    layer = EncoderLayer(16, 2, 32)
+    layer.load_state_dict(block.state_dict())
+    x = torch.randn(2, 5, 16)
+    torch.testing.assert_close(block(x), layer(x))
+
+
+def test_block_stacks_are_seeded_xavier_initialised_and_pre_norm_ends_with_a_layer_norm():
+    post, pre = block_stack("post-norm", 3, d_model=16, d_ff=32), block_stack("pre-norm", 3, d_model=16, d_ff=32)
+    assert len(post) == 3 and len(pre) == 4 and isinstance(pre[-1], LayerNorm)
+    assert all(isinstance(block, TransformerBlock) for block in [*post, *pre[:3]])
+    assert pre[0].add_norm_1.arrangement == "pre-norm" and post[2].add_norm_2.arrangement == "post-norm"
+    again = block_stack("post-norm", 3, d_model=16, d_ff=32)
+    torch.testing.assert_close(post[1].feed_forward.W_2.weight, again[1].feed_forward.W_2.weight)
+    weight = post[0].feed_forward.W_1.weight  # (d_ff, C), Xavier: uniform within sqrt(6 / (C + d_ff))
+    assert weight.abs().max() <= math.sqrt(6 / (16 + 32)) and weight.abs().max() > 0.9 * math.sqrt(6 / 48)
+    assert post[0].feed_forward.W_1.bias.abs().max() < 1.0 / 4  # biases untouched by Xavier
+
+
+def test_parameter_gradient_norms_pre_norm_shrinks_with_depth_post_norm_does_not():
+    shallow = {arrangement: parameter_gradient_norms(arrangement, 2, d_model=32, d_ff=64)
+               for arrangement in ("post-norm", "pre-norm")}
+    deep = {arrangement: parameter_gradient_norms(arrangement, 16, d_model=32, d_ff=64)
+            for arrangement in ("post-norm", "pre-norm")}
+    assert len(shallow["post-norm"]) == 2 and len(deep["pre-norm"]) == 16
+    # Xiong et al.: the last layer's gradient is O(1) in depth for Post-LN, O(1 / sqrt(L)) for Pre-LN
+    assert deep["pre-norm"][-1] < 0.5 * shallow["pre-norm"][-1], (shallow, deep)
+    assert 0.67 < deep["post-norm"][-1] / shallow["post-norm"][-1] < 1.5, (shallow, deep)
+
+
+def test_block_stack_rejects_the_arrangements_without_a_norm():
+    with pytest.raises(ValueError, match="'post-norm' or 'pre-norm', got 'residual'"):
+        block_stack("residual", 2)
+    with pytest.raises(ValueError, match="depth"):
+        parameter_gradient_norms("pre-norm", 0)

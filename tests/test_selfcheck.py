@@ -12,6 +12,7 @@ from lessons_lib.selfcheck import (
     check_close,
     check_equal,
     check_raises,
+    check_runs,
     check_shape,
     compare,
     hidden_check,
@@ -125,6 +126,22 @@ def test_check_raises_says_what_happened_instead():
         check_raises("f()", lambda: 3, ValueError)
     with pytest.raises(CheckFailed, match="should raise ValueError, but it raised ZeroDivisionError"):
         check_raises("f()", lambda: 1 / 0, ValueError)
+
+
+def test_check_runs_returns_the_result_or_turns_the_error_into_a_hint():
+    assert check_runs("f()", lambda: 3) == 3
+
+    def wrong_shapes():
+        raise ValueError("mask of shape (2, 1, 1, 3) cannot be broadcast to the scores (2, 2, 3, 4)")
+
+    with pytest.raises(CheckFailed) as failure:
+        check_runs("decoder_layer_forward(...)", wrong_shapes, hint="queries come from x")
+    assert str(failure.value) == ("decoder_layer_forward(...) raised ValueError: mask of shape (2, 1, 1, 3) "
+                                  "cannot be broadcast to the scores (2, 2, 3, 4)\nHint: queries come from x")
+    with pytest.raises(ZeroDivisionError):  # not a shape problem: the error itself is clearest
+        check_runs("f()", lambda: 1 / 0, hint="never shown")
+    with pytest.raises(CheckFailed, match="raised KeyError"):
+        check_runs("f()", lambda: {}["x"], exceptions=(KeyError,))
 
 
 def test_to_plain_copies_tensors_and_records_anything_else_by_type():

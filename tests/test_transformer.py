@@ -14,6 +14,7 @@ from lessons_lib.transformer import (
     Transformer,
     TransformerConfig,
     greedy_decode,
+    init_embedding,
 )
 
 D_MODEL, NUM_HEADS, D_FF = 16, 4, 32
@@ -88,6 +89,18 @@ def test_feed_forward_is_relu_between_two_linear_maps():
     x = torch.randn(2, 5, D_MODEL)
     expected = torch.relu(x @ ffn.W_1.weight.T + ffn.W_1.bias) @ ffn.W_2.weight.T + ffn.W_2.bias
     torch.testing.assert_close(ffn(x), expected)
+
+
+def test_embeddings_start_at_std_one_over_sqrt_d_model_so_scaled_tokens_match_the_positions():
+    model = _model(seed=0, d_model=64, num_heads=4, src_vocab_size=2000)
+    table = model.src_embedding.weight.detach()
+    assert torch.equal(table[PAD], torch.zeros(64)), "the padding row stays zero"
+    assert abs(table[1:].std().item() - 64**-0.5) < 0.01
+    tokens = model._embed(model.src_embedding, torch.arange(1, 2000)[None, :32]) - model.positional.pe[:32]
+    assert 0.8 < tokens.pow(2).mean().sqrt().item() < 1.2, "times sqrt(d_model), the tokens have RMS 1"
+    embedding = nn.Embedding(5, 8)  # no padding row
+    init_embedding(embedding, 8)
+    assert embedding.weight.abs().min() > 0
 
 
 @pytest.mark.parametrize("mode", ["eval", "train"])  # eval may take torch's fused fast path

@@ -266,7 +266,7 @@ def count_sentences() -> int:
 
 @functools.cache
 def _every_pair() -> dict[str, Pair]:
-    """Every sentence of the grammar, keyed by its normalised English (built once, ~0.3 s)."""
+    """Every sentence of the grammar, keyed by its normalized English (built once, ~0.3 s)."""
     pairs = {}
     for verb in VERBS:
         objects, places = _choices(verb)

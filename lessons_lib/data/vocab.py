@@ -27,6 +27,11 @@ def tokenize(text: str) -> list[str]:
     return _PUNCTUATION.sub(" ", text.lower()).split()
 
 
+def display_words(words: Iterable[str]) -> list[str]:
+    """Words as a reader writes them, for labels: the tokenizer's lower-case "i" back to "I"."""
+    return ["I" if word == "i" else word for word in words]
+
+
 class Vocab:
     """Word-level vocabulary: PAD, SOS, EOS, UNK (ids 0-3), then the words in sorted order."""
 

@@ -1,8 +1,10 @@
 """Pictures and interactive explorers for the lessons.
 
 `plots` holds the figures every lesson draws (attention heatmaps, a grid of heads, a mask, the
-positional encoding); `explorer` holds `FigureExplorer`, the one class every explorer is; and each
-lesson's explorers live in the module named after the package module that lesson builds:
+positional encoding); `architecture` draws the encoder-decoder Transformer each lesson opens with,
+its lesson's boxes highlighted (`draw_transformer(highlight=...)`); `explorer` holds
+`FigureExplorer`, the one class every explorer is; and each lesson's explorers live in the module
+named after the package module that lesson builds:
 
 | lesson | module |
 | --- | --- |

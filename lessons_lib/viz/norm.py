@@ -1,8 +1,12 @@
-"""Lesson 03 (notebooks/03_add_and_norm.ipynb) explorer: activations and gradients through a deep
-stack, wired four ways (plain, residual, post-norm, pre-norm).
+"""Lesson 03 (notebooks/03_add_and_norm.ipynb) figures and explorer.
 
-Built like every explorer: `add_norm_stack_data` (the numbers), `add_norm_stack_view` (the figure),
-`add_norm_explorer` (a `FigureExplorer`; see `lessons_lib.viz.explorer`).
+`plot_norm_axes` draws the (B, T, C) block of activations twice, with the entries LayerNorm and
+BatchNorm each average over to get one mean (`norm_axes_masks` gives them as boolean arrays).
+
+The explorer: activations and gradients through a deep stack, wired four ways (plain, residual,
+post-norm, pre-norm). Built like every explorer: `add_norm_stack_data` (the numbers),
+`add_norm_stack_view` (the figure), `add_norm_explorer` (a `FigureExplorer`; see
+`lessons_lib.viz.explorer`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,46 @@ import torch
 
 from lessons_lib.norm import ARRANGEMENTS, SUBLAYER_KINDS, random_sublayers, stack_statistics
 from lessons_lib.viz.explorer import FigureExplorer
+
+
+def norm_axes_masks(shape: tuple[int, int, int] = (3, 4, 6), token: tuple[int, int] = (2, 0),
+                    channel: int = 3) -> dict[str, np.ndarray]:
+    """The (B, T, C) entries behind one mean: of token (b, t) for LayerNorm, of `channel` for BatchNorm."""
+    B, T, C = shape
+    b, t = token
+    if not (0 <= b < B and 0 <= t < T and 0 <= channel < C):
+        raise ValueError(f"token={token} and channel={channel} must lie inside the shape (B, T, C)={shape}")
+    layer_norm = np.zeros(shape, dtype=bool)
+    layer_norm[b, t, :] = True  # one token, all its channels
+    batch_norm = np.zeros(shape, dtype=bool)
+    batch_norm[:, :, channel] = True  # one channel, every token of every sentence
+    return {"LayerNorm": layer_norm, "BatchNorm": batch_norm}
+
+
+def plot_norm_axes(shape: tuple[int, int, int] = (3, 4, 6), token: tuple[int, int] = (2, 0),
+                   channel: int = 3) -> plt.Figure:
+    """Two (B, T, C) blocks of activations; in colour, the entries one mean and variance are taken over."""
+    masks = norm_axes_masks(shape, token, channel)
+    captions = {
+        "LayerNorm": f"LayerNorm: one mean per token,\nover its {shape[2]} channels ({shape[0] * shape[1]} means)",
+        "BatchNorm": f"BatchNorm: one mean per channel,\nover all {shape[0]}x{shape[1]} tokens ({shape[2]} means)",
+    }
+    fig = plt.figure(figsize=(10, 4.4))
+    for index, (name, mask) in enumerate(masks.items()):
+        ax = fig.add_subplot(1, 2, index + 1, projection="3d")
+        # voxels are indexed (x, y, z): channels along x, tokens along y, sentences (batch) up z
+        cube = np.transpose(mask, (2, 1, 0))  # (B, T, C) -> (C, T, B)
+        colours = np.where(cube, "tab:red" if name == "LayerNorm" else "tab:blue", "#dddddd")
+        ax.voxels(np.ones_like(cube), facecolors=colours, edgecolor="#555555", linewidth=0.4, alpha=0.9)
+        ax.set_xlabel("C: channels")
+        ax.set_ylabel("T: tokens")
+        ax.set_zlabel("B: sentences")
+        for axis, size in ((ax.xaxis, shape[2]), (ax.yaxis, shape[1]), (ax.zaxis, shape[0])):
+            axis.set_ticks(np.arange(size) + 0.5, labels=[str(i) for i in range(size)], fontsize=7)
+        ax.set_box_aspect((shape[2], shape[1], shape[0]))
+        ax.view_init(elev=22, azim=-58)
+        ax.set_title(captions[name], fontsize=10)
+    return fig
 
 
 def add_norm_stack_data(

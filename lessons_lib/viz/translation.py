@@ -12,7 +12,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
 from lessons_lib.data.translation import grammar_pair
-from lessons_lib.data.vocab import Vocab
+from lessons_lib.data.vocab import Vocab, display_words
 from lessons_lib.hangul import hangul_labels
 from lessons_lib.train import translate
 from lessons_lib.transformer import Transformer
@@ -56,7 +56,7 @@ def translation_view(data: dict) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(0.8 * len(data["source_tokens"]) + 3.0,
                                     0.55 * len(data["target_tokens"]) + 1.8))
     heads = "mean of the heads" if data["head"] is None else f"head {data['head']}"
-    plot_attention(data["weights"], hangul_labels(data["target_tokens"]), data["source_tokens"],
+    plot_attention(data["weights"], hangul_labels(data["target_tokens"]), display_words(data["source_tokens"]),
                    ax=ax, title=f"cross-attention, decoder layer {data['layer']}, {heads}")
     ax.set_xlabel("English word (key, from the encoder)")
     ax.set_ylabel("Korean word being written (query)")

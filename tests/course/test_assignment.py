@@ -16,11 +16,11 @@ from tests.notebook_paths import ROOT
 
 def test_solutions_define_questions_with_points():
     points = {name: load_assignment(find_assignment(ROOT, name)).max_total for name in ASSIGNMENTS}
-    assert points == {"01_self_attention": 6, "02_multi_head_attention": 7, "03_add_and_norm": 7,
-                      "04_positional_encoding": 7, "05_masked_decoder": 8, "06_self_supervised_learning": 7,
+    assert points == {"01_self_attention": 6, "02_multi_head_attention": 7, "03_add_and_norm": 8,
+                      "04_positional_encoding": 8, "05_masked_decoder": 13, "06_self_supervised_learning": 7,
                       "07_transfer_learning": 7}
     for name in ASSIGNMENTS:
-        assert 3 <= len(load_assignment(find_assignment(ROOT, name)).questions) <= 5
+        assert 3 <= len(load_assignment(find_assignment(ROOT, name)).questions) <= 6
 
 
 @pytest.mark.parametrize(
@@ -74,4 +74,5 @@ def test_answer_names_are_what_the_exercise_cell_defines():
     assert answer_names(hidden_helper) == ("_helper", "f")  # no stub: whatever the solution defines
     questions = load_assignment(find_assignment(ROOT, "05_masked_decoder")).questions
     assert [q.answer_names for q in questions] == [("decoder_mask",), ("decoder_layer_forward",),
-                                                   ("greedy_decode",), ("logit_change",)]
+                                                   ("greedy_decode",), ("logit_change",),
+                                                   ("encoder_layer_parameters",), ("teacher_forcing_loss",)]

@@ -170,11 +170,11 @@ def test_the_decoder_layer_question_also_forbids_the_package_layer_s_own_forward
      "    block = norm.SublayerConnection(x.shape[-1], 'pre-norm' if norm_first else 'post-norm')\n"
      "    block.norm.weight.data, block.norm.bias.data = weight, bias\n"
      "    return block(x, lambda h: h @ W.T)\n", "SublayerConnection"),
-    ("03_add_and_norm", "q1_layer_norm",
-     "def layer_norm(x, weight, bias, eps=1e-5):\n"
-     "    layer = norm.LayerNorm(x.shape[-1], eps)\n"
-     "    layer.weight.data, layer.bias.data = weight, bias\n"
-     "    return layer(x)\n", "LayerNorm"),
+    ("03_add_and_norm", "q4_predicted_std",
+     "def predicted_std(arrangement, num_layers, gain, input_std):\n"
+     "    x = input_std * torch.randn(8, 16, 64)\n"
+     "    layers = norm.random_sublayers('linear', num_layers, 64, gain=gain)\n"
+     "    return norm.stack_statistics(layers, x, arrangement)[0][-1]\n", "random_sublayers"),
     ("04_positional_encoding", "q1_sinusoidal",
      "from lessons_lib import positional\n\n\n"
      "def sinusoidal_encoding(max_len, d_model):\n"
@@ -182,10 +182,11 @@ def test_the_decoder_layer_question_also_forbids_the_package_layer_s_own_forward
     ("02_multi_head_attention", "q3_multi_head",
      "def multi_head_self_attention(*args, **kwargs):\n"
      "    return multihead.MultiHeadAttention(8, 2)(*args)\n", "MultiHeadAttention"),
-], ids=["sublayer_connection", "layer_norm_class", "positional_encoding_table", "multi_head_module"])
+], ids=["sublayer_connection", "measured_not_predicted", "positional_encoding_table", "multi_head_module"])
 def test_a_package_class_that_holds_the_answer_costs_the_question(assignment, question_id, cheat, named):
     solution = load_assignment(find_assignment(ROOT, assignment))
     taken = answers_taken_from_library(_with_answer(solution, question_id, cheat), solution.questions)
-    # (02's parameter-count question forbids MultiHeadAttention too, and an earlier answer cell counts)
-    assert question_id in taken and set(taken) <= {question_id, "q4_parameter_count"}
+    # (02's parameter-count question forbids MultiHeadAttention too, 04's offset question the
+    # positional table, and an earlier answer cell counts)
+    assert question_id in taken and set(taken) <= {question_id, "q4_parameter_count", "q4_offset_dot_product"}
     assert f"`{named}`" in taken[question_id][0]

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lessons_lib.data.vocab import EOS, PAD, SOS, UNK, Vocab, pad_batch, tokenize
+from lessons_lib.data.vocab import EOS, PAD, SOS, UNK, Vocab, display_words, pad_batch, tokenize
 
 
 def test_tokenize_lowercases_and_drops_punctuation():
@@ -35,3 +35,8 @@ def test_pad_batch_right_pads():
     batch = pad_batch([[5, 6, 7], [8]], pad_id=0)
     assert batch.dtype == torch.long
     assert batch.tolist() == [[5, 6, 7], [8, 0, 0]]
+
+
+def test_display_words_writes_the_pronoun_i_upper_case_and_nothing_else_changes():
+    assert display_words(tokenize("I think i like it")) == ["I", "think", "I", "like", "it"]
+    assert display_words(["is", "in", "<eos>"]) == ["is", "in", "<eos>"]

@@ -6,7 +6,13 @@ import pytest
 
 from lessons_lib.norm import ARRANGEMENTS
 from lessons_lib.viz.explorer import FigureExplorer
-from lessons_lib.viz.norm import add_norm_explorer, add_norm_stack_data, add_norm_stack_view
+from lessons_lib.viz.norm import (
+    add_norm_explorer,
+    add_norm_stack_data,
+    add_norm_stack_view,
+    norm_axes_masks,
+    plot_norm_axes,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -79,3 +85,20 @@ def test_add_norm_explorer_is_a_widget_that_recomputes_on_change(picture):
         explorer.result["plain"]["activation_std"],
         add_norm_stack_data(depth=12, gain=1.5, sublayer="attention")["plain"]["activation_std"],
     )
+
+
+def test_norm_axes_masks_mark_the_entries_behind_one_mean():
+    masks = norm_axes_masks((3, 4, 6), token=(2, 0), channel=3)
+    layer, batch = masks["LayerNorm"], masks["BatchNorm"]
+    assert layer.shape == batch.shape == (3, 4, 6)
+    assert layer.sum() == 6 and layer[2, 0].all(), "LayerNorm: the C channels of one token"
+    assert batch.sum() == 3 * 4 and batch[:, :, 3].all(), "BatchNorm: one channel of all B x T tokens"
+    with pytest.raises(ValueError, match="inside the shape"):
+        norm_axes_masks((3, 4, 6), token=(3, 0))
+
+
+def test_plot_norm_axes_draws_two_blocks_with_the_counts_in_their_titles():
+    fig = plot_norm_axes((2, 3, 5), token=(1, 0), channel=0)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 2 and "6 means" in titles[0] and "5 means" in titles[1]
+    assert all(ax.name == "3d" for ax in fig.axes)

@@ -30,7 +30,7 @@ def test_translation_view_labels_rows_with_korean_words_and_columns_with_english
     data = translation_data(model, "I go home", corpus.src_vocab, corpus.tgt_vocab)
     fig = translation_view(data)
     heatmap = fig.axes[0]
-    assert [t.get_text() for t in heatmap.get_xticklabels()] == ["i", "go", "home"]
+    assert [t.get_text() for t in heatmap.get_xticklabels()] == ["I", "go", "home"], "the pronoun I is written upper-case"
     expected_rows = hangul_labels(data["target_tokens"])
     assert [t.get_text() for t in heatmap.get_yticklabels()] == expected_rows
 
