@@ -10,7 +10,7 @@ One module per concept, in lesson order:
 | 02 | `multihead` |
 | 03 | `norm` |
 | 04 | `positional` |
-| 05 | `transformer`, `data.translation` (the English-Korean toy corpus), `data.vocab` (words and ids), `train` (the seeded training loop), `hangul` (Hangul syllables, romanisation, the Korean font) |
+| 05 | `transformer`, `decoding` (greedy decoding), `data.translation` (the English-Korean toy corpus), `data.vocab` (words and ids), `train` (the seeded training loop), `hangul` (Hangul syllables, romanisation, the Korean font) |
 | 06 | `ssl` (masking tokens and image patches, the loss on the hidden part, the patch encoder, pre-training), `data.digits`, `data.text` |
 | 07 | `transfer` (freezing, the linear probe, a new head, fine-tuning, MiniLM offline), `data.sentiment` |
 | all | `viz` (a package: `viz.plots`, `viz.explorer` (`FigureExplorer`), a module of explorers per lesson) |

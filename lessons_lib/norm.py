@@ -198,40 +198,20 @@ def stack_statistics(
 # Transformer Architecture"): the gradients of the layers' parameters at initialisation.
 
 
-class TransformerBlock(nn.Module):
-    """Self-attention then a feed-forward network, each joined to the stream by `arrangement`.
-
-    With "post-norm" this is lesson 05's EncoderLayer (Post-LN); with "pre-norm", GPT-2's layer
-    (Pre-LN), whose stack ends with one more LayerNorm (`block_stack`).
-    """
-
-    def __init__(self, d_model: int, num_heads: int, d_ff: int, arrangement: str):
-        super().__init__()
-        from lessons_lib.transformer import FeedForward  # lesson 05's module imports this one
-
-        self.self_attention = MultiHeadAttention(d_model, num_heads)
-        self.add_norm_1 = SublayerConnection(d_model, arrangement)
-        self.feed_forward = FeedForward(d_model, d_ff)
-        self.add_norm_2 = SublayerConnection(d_model, arrangement)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, C) -> (B, T, C)."""
-        x = self.add_norm_1(x, lambda h: self.self_attention(h, h, h))
-        return self.add_norm_2(x, self.feed_forward)
-
-
 def block_stack(arrangement: str, depth: int, d_model: int = 64, num_heads: int = 4, d_ff: int = 256,
                 seed: int = 0) -> nn.Sequential:
-    """`depth` seeded TransformerBlocks, Xavier-initialised as in the paper and nn.Transformer.
+    """`depth` seeded Transformer layers (lesson 05's EncoderLayer: self-attention, then feed-forward,
+    each joined by `arrangement`), Xavier-initialised as in the paper and nn.Transformer.
 
     A "pre-norm" stack ends with a final LayerNorm (the residual stream is never normalized
     inside it); a "post-norm" stack needs none, its last Add & Norm already normalizes.
     """
-    if arrangement not in ("post-norm", "pre-norm"):
-        raise ValueError(f"arrangement must be 'post-norm' or 'pre-norm', got {arrangement!r}")
+    from lessons_lib.transformer import EncoderLayer  # lesson 05's module, which imports this one
+
     check_positive_int("depth", depth)
     torch.manual_seed(seed)
-    blocks: list[nn.Module] = [TransformerBlock(d_model, num_heads, d_ff, arrangement) for _ in range(depth)]
+    blocks: list[nn.Module] = [EncoderLayer(d_model, num_heads, d_ff, arrangement=arrangement)
+                               for _ in range(depth)]
     for parameter in nn.ModuleList(blocks).parameters():
         if parameter.dim() > 1:  # weight matrices; biases stay 0, LayerNorms at gamma 1, beta 0
             nn.init.xavier_uniform_(parameter)
@@ -255,6 +235,6 @@ def parameter_gradient_norms(arrangement: str, depth: int, d_model: int = 64, nu
         out = stack(x)  # (B, T, C)
         probe = torch.randn(out.shape, generator=generator)  # (B, T, C)
         loss = (out * probe / probe.norm()).sum()
-        weights = [block.feed_forward.W_2.weight for block in stack if isinstance(block, TransformerBlock)]
+        weights = [layer.feed_forward.W_2.weight for layer in stack[:depth]]  # not the final LayerNorm
         gradients = torch.autograd.grad(loss, weights)
     return [gradient.norm().item() for gradient in gradients]

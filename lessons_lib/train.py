@@ -19,8 +19,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from lessons_lib.data.vocab import Vocab, tokenize
+from lessons_lib.decoding import greedy_decode
 from lessons_lib.runtime import check_positive_int, model_mode
-from lessons_lib.transformer import Transformer, greedy_decode
+from lessons_lib.transformer import Transformer
 
 
 @dataclass(frozen=True)

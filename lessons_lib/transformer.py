@@ -36,7 +36,7 @@ from lessons_lib.attention import causal_mask, padding_mask
 from lessons_lib.multihead import MultiHeadAttention
 from lessons_lib.norm import SublayerConnection
 from lessons_lib.positional import PositionalEncoding
-from lessons_lib.runtime import check_positive_int, model_mode
+from lessons_lib.runtime import check_positive_int
 
 
 @dataclass(frozen=True)
@@ -122,15 +122,21 @@ def _copy_feed_forward(feed_forward: FeedForward, reference: nn.Module) -> None:
 
 
 class EncoderLayer(nn.Module):
-    """Self-attention then feed-forward, each wrapped in Add & Norm (post-norm)."""
+    """Self-attention then feed-forward, each joined to the stream by Add & Norm.
+
+    `arrangement` is "post-norm" (the 2017 paper, Post-LN; lesson 05, BERT) or "pre-norm" (Pre-LN,
+    GPT-2; lesson 03 compares the two on stacks of these layers).
+    """
 
     def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0,
-                 eps: float = 1e-5, bias: bool = True):
+                 eps: float = 1e-5, bias: bool = True, arrangement: str = "post-norm"):
         super().__init__()
+        if arrangement not in ("post-norm", "pre-norm"):
+            raise ValueError(f"arrangement must be 'post-norm' or 'pre-norm', got {arrangement!r}")
         self.self_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
-        self.add_norm_1 = SublayerConnection(d_model, "post-norm", dropout=dropout, eps=eps)
+        self.add_norm_1 = SublayerConnection(d_model, arrangement, dropout=dropout, eps=eps)
         self.feed_forward = FeedForward(d_model, d_ff, dropout=dropout, bias=bias)
-        self.add_norm_2 = SublayerConnection(d_model, "post-norm", dropout=dropout, eps=eps)
+        self.add_norm_2 = SublayerConnection(d_model, arrangement, dropout=dropout, eps=eps)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
                 need_weights: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
@@ -372,44 +378,3 @@ def _check_same_batch(src: torch.Tensor, tgt: torch.Tensor) -> None:
     if src.dim() == 2 and tgt.dim() == 2 and src.shape[0] != tgt.shape[0]:
         raise ValueError(f"src and tgt must have the same batch size B, got src "
                          f"{tuple(src.shape)} and tgt {tuple(tgt.shape)}")
-
-
-@torch.no_grad()
-def greedy_decode(model: Transformer, src: torch.Tensor, sos_id: int, eos_id: int,
-                  max_new_tokens: int) -> torch.Tensor:
-    """Autoregressive decoding, one most-likely token at a time: (B, S) -> (B, L), L <= max_new_tokens.
-
-    Each row starts from SOS and feeds its own outputs back in. A row stops at its EOS (kept
-    in the output) and is padded with PAD afterwards; decoding ends when every row has
-    stopped or after `max_new_tokens` tokens. The model runs in eval mode (no dropout); the
-    caller's mode comes back afterwards.
-    """
-    _check_decoding_arguments(model, sos_id, eos_id, max_new_tokens)
-    pad_id = model.config.pad_id
-    with model_mode(model, training=False):
-        memory_mask = model.memory_mask(src)  # (B, 1, 1, S)
-        memory = model.encode(src)  # (B, S) -> (B, S, C): the source is read once
-        tokens = torch.full((src.shape[0], 1), sos_id, dtype=torch.long, device=src.device)  # (B, 1)
-        finished = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)  # (B,)
-        for _ in range(max_new_tokens):
-            logits = model.decode(tokens, memory, memory_mask)  # (B, t) -> (B, t, V)
-            next_token = logits[:, -1].argmax(dim=-1)  # (B, V) -> (B,): the most likely next word
-            next_token = next_token.masked_fill(finished, pad_id)  # stopped rows only get PAD
-            tokens = torch.cat([tokens, next_token[:, None]], dim=1)  # (B, t) -> (B, t + 1)
-            finished |= next_token == eos_id
-            if finished.all():
-                break
-    return tokens[:, 1:]  # drop SOS: (B, 1 + L) -> (B, L)
-
-
-def _check_decoding_arguments(model: Transformer, sos_id: int, eos_id: int, max_new_tokens: int) -> None:
-    if not isinstance(model, Transformer):
-        raise ValueError(f"model must be a Transformer, got {type(model).__name__}")
-    vocab_size = model.config.tgt_vocab_size
-    for name, token in (("sos_id", sos_id), ("eos_id", eos_id)):
-        if not 0 <= token < vocab_size:
-            raise ValueError(f"{name}={token} is outside the target vocabulary [0, {vocab_size})")
-    longest = model.config.max_len - 1  # one position is SOS
-    if not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= longest:
-        raise ValueError(f"max_new_tokens must be an int in [1, {longest}] (the model's max_len "
-                         f"minus one, for SOS), got {max_new_tokens!r}")

@@ -12,7 +12,6 @@ from lessons_lib.norm import (
     LayerNorm,
     SelfAttentionSublayer,
     SublayerConnection,
-    TransformerBlock,
     block_stack,
     parameter_gradient_norms,
     random_sublayers,
@@ -233,20 +232,26 @@ def test_wrong_width_and_bad_sizes_raise_value_errors_naming_them():
 # Post-LN against Pre-LN on real layers (Xiong et al., 2020)
 
 
-def test_a_post_norm_block_is_lesson_05s_encoder_layer():
+def test_a_pre_norm_layer_normalizes_only_what_enters_each_sublayer():
     from lessons_lib.transformer import EncoderLayer
 
-    block = block_stack("post-norm", 1, d_model=16, num_heads=2, d_ff=32, seed=3)[0]
-    layer = EncoderLayer(16, 2, 32)
-    layer.load_state_dict(block.state_dict())
+    layer = block_stack("pre-norm", 1, d_model=16, num_heads=2, d_ff=32, seed=3)[0]
+    assert isinstance(layer, EncoderLayer)
     x = torch.randn(2, 5, 16)
-    torch.testing.assert_close(block(x), layer(x))
+    norm_1, norm_2 = layer.add_norm_1.norm, layer.add_norm_2.norm
+    h = norm_1(x)
+    y = x + layer.self_attention(h, h, h)  # (B, T, C): the residual stream itself is never normalized
+    torch.testing.assert_close(layer(x), y + layer.feed_forward(norm_2(y)))
+    with pytest.raises(ValueError, match="'post-norm' or 'pre-norm', got 'residual'"):
+        EncoderLayer(16, 2, 32, arrangement="residual")
 
 
 def test_block_stacks_are_seeded_xavier_initialised_and_pre_norm_ends_with_a_layer_norm():
+    from lessons_lib.transformer import EncoderLayer
+
     post, pre = block_stack("post-norm", 3, d_model=16, d_ff=32), block_stack("pre-norm", 3, d_model=16, d_ff=32)
     assert len(post) == 3 and len(pre) == 4 and isinstance(pre[-1], LayerNorm)
-    assert all(isinstance(block, TransformerBlock) for block in [*post, *pre[:3]])
+    assert all(isinstance(block, EncoderLayer) for block in [*post, *pre[:3]])
     assert pre[0].add_norm_1.arrangement == "pre-norm" and post[2].add_norm_2.arrangement == "post-norm"
     again = block_stack("post-norm", 3, d_model=16, d_ff=32)
     torch.testing.assert_close(post[1].feed_forward.W_2.weight, again[1].feed_forward.W_2.weight)

@@ -1,4 +1,4 @@
-"""lessons_lib.transformer: parity with torch.nn, no leakage from the future, padding, decoding."""
+"""lessons_lib.transformer: parity with torch.nn, no leakage from the future, padding."""
 
 import pytest
 import torch
@@ -13,7 +13,6 @@ from lessons_lib.transformer import (
     FeedForward,
     Transformer,
     TransformerConfig,
-    greedy_decode,
     init_embedding,
 )
 
@@ -253,7 +252,7 @@ def test_need_weights_returns_every_map_and_masks_padding():
         assert torch.all(weights[..., 3] == 0.0)  # nobody reads the PAD source position
 
 
-# ----- greedy decoding -----------------------------------------------------------------------
+# ----- a model that decodes a fixed script (for the decoding and training tests) ---------------
 
 
 class ScriptedTransformer(Transformer):
@@ -271,51 +270,3 @@ class ScriptedTransformer(Transformer):
         for row, script in enumerate(self.scripts):
             logits[row, -1, script[min(step, len(script) - 1)]] = 1.0
         return logits
-
-
-def test_greedy_decode_stops_each_row_at_its_eos_and_pads_after_it():
-    model = ScriptedTransformer([[5, EOS], [6, 7, 8, EOS], [9, 10, EOS]])
-    out = greedy_decode(model, torch.tensor([[3, 4]] * 3), SOS, EOS, max_new_tokens=10)
-    assert out.tolist() == [[5, EOS, PAD, PAD], [6, 7, 8, EOS], [9, 10, EOS, PAD]]
-    assert model.decode_calls == 4  # stopped when the last row ended, not at max_new_tokens
-
-
-def test_greedy_decode_respects_max_new_tokens():
-    model = ScriptedTransformer([[5, 6, 7, 8, 9, 10, EOS], [5, EOS]])
-    out = greedy_decode(model, torch.tensor([[3], [4]]), SOS, EOS, max_new_tokens=3)
-    assert out.tolist() == [[5, 6, 7], [5, EOS, PAD]]
-    assert model.decode_calls == 3
-
-
-def test_greedy_decode_equals_the_argmax_of_a_teacher_forced_pass_on_its_own_output():
-    model = _model(seed=5, dropout=0.5).train()  # greedy_decode must switch dropout off itself
-    src = torch.randint(3, 11, (4, 5), generator=torch.Generator().manual_seed(1))
-    out = greedy_decode(model, src, SOS, EOS, max_new_tokens=6)
-    assert model.training  # and give the mode back
-    model.eval()
-    decoder_input = torch.cat([torch.full((4, 1), SOS), out[:, :-1]], dim=1)  # (B, L)
-    with torch.no_grad():
-        expected = model(src, decoder_input).argmax(-1)  # (B, L)
-    for row in range(4):
-        length = out.shape[1]
-        if EOS in out[row]:
-            length = out[row].tolist().index(EOS) + 1
-        assert out[row, :length].tolist() == expected[row, :length].tolist()
-
-
-@pytest.mark.parametrize("kwargs, message", [
-    ({"max_new_tokens": 0}, "max_new_tokens must be an int"),
-    ({"max_new_tokens": 32}, "max_new_tokens must be an int"),
-    ({"sos_id": 13}, "sos_id=13"),
-])
-def test_greedy_decode_rejects_bad_arguments(kwargs, message):
-    arguments = {"sos_id": SOS, "eos_id": EOS, "max_new_tokens": 5} | kwargs
-    with pytest.raises(ValueError, match=message):
-        greedy_decode(_model(), torch.tensor([[3, 4]]), **arguments)
-
-
-def test_greedy_decode_gives_the_mode_back_even_after_an_error():
-    model = _model().train()
-    with pytest.raises(ValueError, match="src"):
-        greedy_decode(model, torch.tensor([[3, 400]]), SOS, EOS, max_new_tokens=5)  # 400: not in the vocabulary
-    assert model.training
