@@ -130,9 +130,10 @@ def sandbox_command(command: Sequence[str], root: Path, env: Mapping[str, str], 
     for link in ("bin", "lib", "lib64", "sbin"):  # merged /usr: /bin -> usr/bin, ...
         if Path("/", link).is_symlink():
             arguments += ["--symlink", os.readlink(Path("/", link)), f"/{link}"]
+    # the private /tmp first: a course (or its virtual environment) under /tmp is bound on top of it
+    arguments += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for tree in _readable_trees():
         arguments += parents_of(tree) + ["--ro-bind", str(tree), str(tree)]
-    arguments += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     arguments += parents_of(root) + ["--bind", str(root), str(root), "--chdir", str(root), "--clearenv"]
     for name, value in env.items():
         arguments += ["--setenv", name, value]

@@ -227,3 +227,10 @@ def test_preparing_a_workspace_never_follows_a_link_the_kernel_left(tmp_path):
     assert (outside.stat().st_uid, (outside / "file").stat().st_uid) == before
     if os.getuid() == 0:
         assert (root / "work").stat().st_uid == UNPRIVILEGED_UID
+
+
+def test_a_course_under_tmp_is_bound_after_the_private_tmp(tmp_path):
+    command = sandbox_command(["python"], tmp_path, {}, Limits())
+    tmpfs = command.index("--tmpfs")
+    binds = [i for i, word in enumerate(command) if word in ("--ro-bind", "--bind")]
+    assert command[tmpfs + 1] == "/tmp" and all(i > tmpfs for i in binds)
