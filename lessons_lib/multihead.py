@@ -33,7 +33,8 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(B, T, H * D)  # (B, H, T, D) -> (B, T, H, D) -> (B, T, C)
 
 
-def _check_sizes(d_model: int, num_heads: int, dropout: float) -> None:
+def check_head_sizes(d_model: int, num_heads: int, dropout: float = 0.0) -> None:
+    """Raise ValueError unless d_model splits into num_heads heads and dropout is in [0, 1)."""
     check_positive_int("d_model", d_model)
     check_positive_int("num_heads", num_heads)
     if d_model % num_heads != 0:
@@ -73,7 +74,7 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
-        _check_sizes(d_model, num_heads, dropout)
+        check_head_sizes(d_model, num_heads, dropout)
         self.d_model = d_model
         self.num_heads = num_heads
         self.head_dim = d_model // num_heads

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from lessons_lib.multihead import check_head_sizes
 from lessons_lib.positional import LearnedPositionalEmbedding
 from lessons_lib.runtime import check_positive_int, model_mode
 from lessons_lib.train import TrainResult
@@ -191,10 +192,7 @@ class PatchEncoderConfig:
     def __post_init__(self) -> None:
         for name in ("num_patches", "patch_dim", "d_model", "num_heads", "num_layers", "d_ff"):
             check_positive_int(name, getattr(self, name))
-        if self.d_model % self.num_heads != 0:
-            raise ValueError(f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_head_sizes(self.d_model, self.num_heads, self.dropout)
 
     @classmethod
     def tiny(cls, num_patches: int = 16, patch_dim: int = 4) -> PatchEncoderConfig:

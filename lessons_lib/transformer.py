@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lessons_lib.attention import causal_mask, padding_mask
-from lessons_lib.multihead import MultiHeadAttention
+from lessons_lib.multihead import MultiHeadAttention, check_head_sizes
 from lessons_lib.norm import SublayerConnection
 from lessons_lib.positional import PositionalEncoding
 from lessons_lib.runtime import check_positive_int
@@ -58,12 +58,7 @@ class TransformerConfig:
         for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads",
                      "num_encoder_layers", "num_decoder_layers", "d_ff", "max_len"):
             check_positive_int(name, getattr(self, name))
-        if self.d_model % self.num_heads != 0:
-            raise ValueError(
-                f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_head_sizes(self.d_model, self.num_heads, self.dropout)
         smallest = min(self.src_vocab_size, self.tgt_vocab_size)
         if not 0 <= self.pad_id < smallest:
             raise ValueError(
