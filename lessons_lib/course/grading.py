@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -62,6 +63,12 @@ class Reference:
     cases: dict[str, bytes]  # check id -> the saved inputs, copied to every submission
     expected: dict[str, dict]  # check id -> {"labels", "expected", "atol", "rtol"}
     checks: dict[str, tuple[str, ...]]  # question id -> its check ids
+
+
+# Python 3.11's ast module is not safe to use from several threads at once ("SystemError: AST
+# constructor recursion depth mismatch", CPython gh-106905, seen here with --jobs 2): the grading
+# threads take turns for the parsing, never for the kernels.
+_AST_LOCK = threading.Lock()
 
 
 def _owner(check_id: str, question_ids: Sequence[str]) -> str | None:
@@ -262,6 +269,34 @@ def grade_submission(submission: str, assignment: Assignment, reference: Referen
     if other is not None and other != assignment.name:
         return _zero(submission, assignment, f"This is the notebook of {other}, not of {assignment.name}: "
                                              f"hand in exercises/{assignment.name}/{assignment.path.name}.")
+    with _AST_LOCK:
+        steps, missing, taken = _graded_steps(assignment, answers)
+    cases = {f".grading/cases/{check_id}.pt": data for check_id, data in reference.cases.items()}
+    with workspace(assignment, "answers", isolation, cases) as place:
+        grading = place.grading
+        runs = execute_steps(steps, place, timeout)
+        for question in assignment.questions:  # the answers that are lessons_lib's own objects
+            notes = taken.setdefault(question.id, [])
+            notes += origin_notes(grading / ORIGINS_DIR / f"{question.id}.json", question, notes)
+        with _AST_LOCK:  # judging reads the answer cells' names (defined_names)
+            results = [judge_question(q, steps, runs, reference, grading / "answers", timeout, taken[q.id],
+                                      show_expected)
+                       for q in assignment.questions]
+    for result, question in zip(results, assignment.questions, strict=True):
+        if question.id in missing:
+            result.notes.insert(0, f"Your notebook has no answer cell for this question (grade_id "
+                                   f"{question.answer_id}): it was deleted, or replaced by a new cell. "
+                                   "Write the answer in the answer cell of the exercise notebook.")
+        elif counts.get(question.answer_id, 0) > 1:
+            result.notes.insert(0, f"Your notebook has {counts[question.answer_id]} copies of the answer "
+                                   "cell of this question; the last one was graded.")
+    return SubmissionResult(submission, results)
+
+
+def _graded_steps(assignment: Assignment, answers: dict[str, str]) -> tuple[list[Step], set[str], dict]:
+    """The steps the student's kernel runs (their answer cells in the instructor's notebook, the
+    hidden tests without references, an origin probe after each answer), the questions with no
+    answer cell, and the notes of answers taken from lessons_lib (read in the source)."""
     steps = []
     missing = set()
     for step in assignment.steps:
@@ -276,26 +311,7 @@ def grade_submission(submission: str, assignment: Assignment, reference: Referen
         if step.kind == "hidden":
             step = replace(step, source=isolated(without_references(step.source)))
         steps.append(step)
-    taken = answers_taken_from_library(steps, assignment.questions)
-    cases = {f".grading/cases/{check_id}.pt": data for check_id, data in reference.cases.items()}
-    with workspace(assignment, "answers", isolation, cases) as place:
-        grading = place.grading
-        runs = execute_steps(steps, place, timeout)
-        for question in assignment.questions:  # the answers that are lessons_lib's own objects
-            notes = taken.setdefault(question.id, [])
-            notes += origin_notes(grading / ORIGINS_DIR / f"{question.id}.json", question, notes)
-        results = [judge_question(q, steps, runs, reference, grading / "answers", timeout, taken[q.id],
-                                  show_expected)
-                   for q in assignment.questions]
-    for result, question in zip(results, assignment.questions, strict=True):
-        if question.id in missing:
-            result.notes.insert(0, f"Your notebook has no answer cell for this question (grade_id "
-                                   f"{question.answer_id}): it was deleted, or replaced by a new cell. "
-                                   "Write the answer in the answer cell of the exercise notebook.")
-        elif counts.get(question.answer_id, 0) > 1:
-            result.notes.insert(0, f"Your notebook has {counts[question.answer_id]} copies of the answer "
-                                   "cell of this question; the last one was graded.")
-    return SubmissionResult(submission, results)
+    return steps, missing, answers_taken_from_library(steps, assignment.questions)
 
 
 def expand_submissions(arguments: Sequence[str]) -> list[str]:
