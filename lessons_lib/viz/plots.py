@@ -140,13 +140,18 @@ def plot_mask(
     return ax
 
 
+def _encoding_matrix(encoding: torch.Tensor | np.ndarray) -> np.ndarray:
+    matrix = as_numpy(encoding)
+    if matrix.ndim != 2:
+        raise ValueError(f"encoding must be 2-D (max_len, d_model), got shape {matrix.shape}")
+    return matrix
+
+
 def plot_positional_encoding(
     encoding: torch.Tensor | np.ndarray, ax: plt.Axes | None = None, title: str | None = None
 ) -> plt.Axes:
     """Heatmap of a (max_len, d_model) encoding: one row per position, one column per channel."""
-    matrix = as_numpy(encoding)
-    if matrix.ndim != 2:
-        raise ValueError(f"encoding must be 2-D (max_len, d_model), got shape {matrix.shape}")
+    matrix = _encoding_matrix(encoding)  # (max_len, C)
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.5))
     image = ax.imshow(matrix, cmap="RdBu_r", vmin=-1.0, vmax=1.0, aspect="auto", interpolation="nearest")
@@ -161,9 +166,7 @@ def plot_position_similarity(
     encoding: torch.Tensor | np.ndarray, ax: plt.Axes | None = None, title: str | None = None
 ) -> plt.Axes:
     """Heatmap of the dot products PE[p] . PE[q] between every pair of positions."""
-    matrix = as_numpy(encoding)
-    if matrix.ndim != 2:
-        raise ValueError(f"encoding must be 2-D (max_len, d_model), got shape {matrix.shape}")
+    matrix = _encoding_matrix(encoding)  # (max_len, C)
     similarity = matrix @ matrix.T  # (max_len, C) @ (C, max_len) -> (max_len, max_len)
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4.5))
