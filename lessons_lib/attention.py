@@ -100,6 +100,35 @@ def scaled_dot_product_attention(
     return out, weights
 
 
+ATTENTION_IMPLS = ("hand-written", "fused")
+
+
+def check_attention_impl(attention_impl: str) -> None:
+    """Raise ValueError unless attention_impl names one of ATTENTION_IMPLS."""
+    if attention_impl not in ATTENTION_IMPLS:
+        raise ValueError(f"attention_impl must be one of {ATTENTION_IMPLS}, got {attention_impl!r}")
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+           dropout_p: float = 0.0, attention_impl: str = "hand-written") -> torch.Tensor:
+    """The output of scaled_dot_product_attention, computed by the chosen implementation.
+
+    "hand-written" is the function above (the one the lessons teach); "fused" is
+    torch.nn.functional.scaled_dot_product_attention, which never builds the weights as a
+    separate tensor and is faster. Same mask convention (True = may attend), same result within
+    1e-5 (tests/test_attention.py); a query that may attend to nothing gets zeros in both.
+    """
+    check_attention_impl(attention_impl)
+    if attention_impl == "hand-written":
+        return scaled_dot_product_attention(q, k, v, mask=mask, dropout_p=dropout_p)[0]
+    check_qkv(q, k, v, dropout_p)
+    if mask is not None:
+        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+        scores_shape = (*batch, q.shape[-2], k.shape[-2])  # (..., Tq, Tk), never materialised
+        check_mask(mask, q.new_empty(()).expand(scores_shape))
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+
+
 def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tensor:
     """(T, T) boolean lower-triangular mask: position t may attend to positions 0..t."""
     check_positive_int("T", T)

@@ -11,7 +11,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lessons_lib.attention import check_tokens, scaled_dot_product_attention
+from lessons_lib.attention import (
+    attend,
+    check_attention_impl,
+    check_tokens,
+    scaled_dot_product_attention,
+)
 from lessons_lib.runtime import check_positive_int
 
 
@@ -70,11 +75,19 @@ def _check_inputs(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
 
 
 class MultiHeadAttention(nn.Module):
-    """Multi-head attention with projections W_q, W_k, W_v, W_o, each d_model x d_model."""
+    """Multi-head attention with projections W_q, W_k, W_v, W_o, each d_model x d_model.
 
-    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
+    `attention_impl` is "hand-written" (lesson 01's scaled_dot_product_attention) or "fused"
+    (torch's, faster, equal within 1e-5); need_weights=True always uses the hand-written one,
+    the only one that returns the weights.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 attention_impl: str = "hand-written"):
         super().__init__()
         check_head_sizes(d_model, num_heads, dropout)
+        check_attention_impl(attention_impl)
+        self.attention_impl = attention_impl
         self.d_model = d_model
         self.num_heads = num_heads
         self.head_dim = d_model // num_heads
@@ -107,7 +120,10 @@ class MultiHeadAttention(nn.Module):
         v = split_heads(self.W_v(value), self.num_heads)  # (B, Tk, C) -> (B, H, Tk, D)
         # 2. every head attends at once: the head axis is just another batch axis
         dropout_p = self.dropout if self.training else 0.0
-        out, weights = scaled_dot_product_attention(q, k, v, mask=mask, dropout_p=dropout_p)
+        if need_weights:
+            out, weights = scaled_dot_product_attention(q, k, v, mask=mask, dropout_p=dropout_p)
+        else:
+            out = attend(q, k, v, mask=mask, dropout_p=dropout_p, attention_impl=self.attention_impl)
         # 3. concatenate the heads and mix them with W_o
         out = self.W_o(merge_heads(out))  # (B, H, Tq, D) -> (B, Tq, C)
         return (out, weights) if need_weights else out

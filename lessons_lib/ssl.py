@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from lessons_lib.attention import check_attention_impl
 from lessons_lib.multihead import check_head_sizes
 from lessons_lib.positional import LearnedPositionalEmbedding
 from lessons_lib.runtime import check_positive_int, model_mode
@@ -188,11 +189,13 @@ class PatchEncoderConfig:
     num_layers: int = 3
     d_ff: int = 128
     dropout: float = 0.0
+    attention_impl: str = "fused"  # or "hand-written" (lesson 01's function); equal within 1e-5
 
     def __post_init__(self) -> None:
         for name in ("num_patches", "patch_dim", "d_model", "num_heads", "num_layers", "d_ff"):
             check_positive_int(name, getattr(self, name))
         check_head_sizes(self.d_model, self.num_heads, self.dropout)
+        check_attention_impl(self.attention_impl)
 
     @classmethod
     def tiny(cls, num_patches: int = 16, patch_dim: int = 4) -> PatchEncoderConfig:
@@ -228,7 +231,7 @@ class PatchEncoder(nn.Module):
         self.config = config
         self.embedding = PatchEmbedding(config)
         self.encoder = Encoder(config.num_layers, config.d_model, config.num_heads, config.d_ff,
-                               config.dropout)
+                               config.dropout, attention_impl=config.attention_impl)
 
     def blocks(self) -> list[nn.Module]:
         """The stages in order: the embedding, then each encoder layer (what lesson 07 freezes)."""

@@ -255,7 +255,7 @@ class ScratchTextClassifier(nn.Module):
         self.pad_id = pad_id
         self.token_embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
         self.positions = LearnedPositionalEmbedding(d_model, max_len)
-        self.encoder = Encoder(num_layers, d_model, num_heads, d_ff)
+        self.encoder = Encoder(num_layers, d_model, num_heads, d_ff, attention_impl="fused")
         self.head = nn.Linear(d_model, num_classes)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lessons_lib.attention import causal_mask, padding_mask
+from lessons_lib.attention import causal_mask, check_attention_impl, padding_mask
 from lessons_lib.multihead import MultiHeadAttention, check_head_sizes
 from lessons_lib.norm import SublayerConnection
 from lessons_lib.positional import PositionalEncoding
@@ -53,12 +53,14 @@ class TransformerConfig:
     max_len: int = 32
     dropout: float = 0.1
     pad_id: int = 0
+    attention_impl: str = "fused"  # or "hand-written" (lesson 01's function); equal within 1e-5
 
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads",
                      "num_encoder_layers", "num_decoder_layers", "d_ff", "max_len"):
             check_positive_int(name, getattr(self, name))
         check_head_sizes(self.d_model, self.num_heads, self.dropout)
+        check_attention_impl(self.attention_impl)
         smallest = min(self.src_vocab_size, self.tgt_vocab_size)
         if not 0 <= self.pad_id < smallest:
             raise ValueError(
@@ -124,11 +126,13 @@ class EncoderLayer(nn.Module):
     """
 
     def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0,
-                 eps: float = 1e-5, bias: bool = True, arrangement: str = "post-norm"):
+                 eps: float = 1e-5, bias: bool = True, arrangement: str = "post-norm",
+                 attention_impl: str = "hand-written"):
         super().__init__()
         if arrangement not in ("post-norm", "pre-norm"):
             raise ValueError(f"arrangement must be 'post-norm' or 'pre-norm', got {arrangement!r}")
-        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
+        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias,
+                                                 attention_impl=attention_impl)
         self.add_norm_1 = SublayerConnection(d_model, arrangement, dropout=dropout, eps=eps)
         self.feed_forward = FeedForward(d_model, d_ff, dropout=dropout, bias=bias)
         self.add_norm_2 = SublayerConnection(d_model, arrangement, dropout=dropout, eps=eps)
@@ -137,7 +141,9 @@ class EncoderLayer(nn.Module):
                 need_weights: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """(B, S, C) -> (B, S, C); with need_weights, also the (B, H, S, S) attention weights."""
         # 1. every source token looks at every (non-padding) source token
-        x, weights = self.add_norm_1(x, lambda h: self.self_attention(h, h, h, mask=mask, need_weights=True))
+        x = self.add_norm_1(x, lambda h: self.self_attention(h, h, h, mask=mask, need_weights=need_weights))
+        if need_weights:
+            x, weights = x
         # 2. then each token is transformed on its own
         x = self.add_norm_2(x, self.feed_forward)
         return (x, weights) if need_weights else x
@@ -162,11 +168,13 @@ class DecoderLayer(nn.Module):
     """Masked self-attention, encoder-decoder attention, feed-forward; each with Add & Norm."""
 
     def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0,
-                 eps: float = 1e-5, bias: bool = True):
+                 eps: float = 1e-5, bias: bool = True, attention_impl: str = "hand-written"):
         super().__init__()
-        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
+        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias,
+                                                 attention_impl=attention_impl)
         self.add_norm_1 = SublayerConnection(d_model, "post-norm", dropout=dropout, eps=eps)
-        self.cross_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias)
+        self.cross_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias,
+                                                  attention_impl=attention_impl)
         self.add_norm_2 = SublayerConnection(d_model, "post-norm", dropout=dropout, eps=eps)
         self.feed_forward = FeedForward(d_model, d_ff, dropout=dropout, bias=bias)
         self.add_norm_3 = SublayerConnection(d_model, "post-norm", dropout=dropout, eps=eps)
@@ -185,12 +193,16 @@ class DecoderLayer(nn.Module):
         (B, H, T, S) weights.
         """
         # 1. masked self-attention: with the causal tgt_mask, token t sees tokens 0..t only
-        x, self_weights = self.add_norm_1(
-            x, lambda h: self.self_attention(h, h, h, mask=tgt_mask, need_weights=True))
+        x = self.add_norm_1(
+            x, lambda h: self.self_attention(h, h, h, mask=tgt_mask, need_weights=need_weights))
+        if need_weights:
+            x, self_weights = x
         # 2. encoder-decoder attention: queries from the decoder, keys and values from the
         #    encoder's output (the memory), so each target token picks the source words it needs
-        x, cross_weights = self.add_norm_2(
-            x, lambda h: self.cross_attention(h, memory, memory, mask=memory_mask, need_weights=True))
+        x = self.add_norm_2(
+            x, lambda h: self.cross_attention(h, memory, memory, mask=memory_mask, need_weights=need_weights))
+        if need_weights:
+            x, cross_weights = x
         # 3. position-wise feed-forward
         x = self.add_norm_3(x, self.feed_forward)
         return (x, self_weights, cross_weights) if need_weights else x
@@ -217,11 +229,12 @@ class Encoder(nn.Module):
     """A stack of `num_layers` EncoderLayers (post-norm: no final LayerNorm)."""
 
     def __init__(self, num_layers: int, d_model: int, num_heads: int, d_ff: int,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, attention_impl: str = "hand-written"):
         super().__init__()
         check_positive_int("num_layers", num_layers)
         self.layers = nn.ModuleList(
-            EncoderLayer(d_model, num_heads, d_ff, dropout) for _ in range(num_layers)
+            EncoderLayer(d_model, num_heads, d_ff, dropout, attention_impl=attention_impl)
+            for _ in range(num_layers)
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
@@ -229,8 +242,10 @@ class Encoder(nn.Module):
         """(B, S, C) -> (B, S, C); with need_weights, also a list of (B, H, S, S), one per layer."""
         all_weights = []
         for layer in self.layers:
-            x, weights = layer(x, mask=mask, need_weights=True)
-            all_weights.append(weights)
+            x = layer(x, mask=mask, need_weights=need_weights)
+            if need_weights:
+                x, weights = x
+                all_weights.append(weights)
         return (x, all_weights) if need_weights else x
 
 
@@ -238,11 +253,12 @@ class Decoder(nn.Module):
     """A stack of `num_layers` DecoderLayers, all reading the same encoder memory."""
 
     def __init__(self, num_layers: int, d_model: int, num_heads: int, d_ff: int,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, attention_impl: str = "hand-written"):
         super().__init__()
         check_positive_int("num_layers", num_layers)
         self.layers = nn.ModuleList(
-            DecoderLayer(d_model, num_heads, d_ff, dropout) for _ in range(num_layers)
+            DecoderLayer(d_model, num_heads, d_ff, dropout, attention_impl=attention_impl)
+            for _ in range(num_layers)
         )
 
     def forward(
@@ -260,9 +276,11 @@ class Decoder(nn.Module):
         """
         self_weights, cross_weights = [], []
         for layer in self.layers:
-            x, self_w, cross_w = layer(x, memory, tgt_mask, memory_mask, need_weights=True)
-            self_weights.append(self_w)
-            cross_weights.append(cross_w)
+            x = layer(x, memory, tgt_mask, memory_mask, need_weights=need_weights)
+            if need_weights:
+                x, self_w, cross_w = x
+                self_weights.append(self_w)
+                cross_weights.append(cross_w)
         return (x, self_weights, cross_weights) if need_weights else x
 
 
@@ -300,8 +318,10 @@ class Transformer(nn.Module):
         for embedding in (self.src_embedding, self.tgt_embedding):
             init_embedding(embedding, c.d_model)
         self.positional = PositionalEncoding(c.d_model, max_len=c.max_len, dropout=c.dropout)
-        self.encoder = Encoder(c.num_encoder_layers, c.d_model, c.num_heads, c.d_ff, c.dropout)
-        self.decoder = Decoder(c.num_decoder_layers, c.d_model, c.num_heads, c.d_ff, c.dropout)
+        self.encoder = Encoder(c.num_encoder_layers, c.d_model, c.num_heads, c.d_ff, c.dropout,
+                               attention_impl=c.attention_impl)
+        self.decoder = Decoder(c.num_decoder_layers, c.d_model, c.num_heads, c.d_ff, c.dropout,
+                               attention_impl=c.attention_impl)
         # the final linear layer: one score (logit) per target word; softmax turns them into
         # probabilities in the loss (cross-entropy) and when decoding
         self.output_projection = nn.Linear(c.d_model, c.tgt_vocab_size)

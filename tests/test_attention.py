@@ -7,7 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from lessons_lib.attention import (
+    ATTENTION_IMPLS,
     SelfAttention,
+    attend,
     causal_mask,
     padding_mask,
     scaled_dot_product_attention,
@@ -158,3 +160,35 @@ def test_gradients_through_a_fully_masked_row_are_finite():
 def test_self_attention_sizes_must_be_positive_ints(bad):
     with pytest.raises(ValueError, match="must be a positive int"):
         SelfAttention(d_model=bad)
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "causal", "padding", "fully masked row"])
+def test_fused_path_equals_the_hand_written_one_in_outputs_and_gradients(mask_kind):
+    torch.manual_seed(0)
+    B, H, T, D = 3, 4, 7, 8
+    masks = {
+        "none": None,
+        "causal": causal_mask(T),
+        "padding": torch.arange(T)[None, None, None, :] < torch.tensor([7, 5, 2])[:, None, None, None],
+        "fully masked row": causal_mask(T) & (torch.arange(T)[:, None] != 3),
+    }
+    results = {}
+    for impl in ATTENTION_IMPLS:
+        q, k, v = (torch.randn(B, H, T, D, generator=torch.Generator().manual_seed(i)).requires_grad_()
+                   for i in range(3))
+        out = attend(q, k, v, mask=masks[mask_kind], attention_impl=impl)
+        (out * torch.linspace(-1, 1, D)).sum().backward()
+        results[impl] = (out, q.grad, k.grad, v.grad)
+    for ours, fused in zip(results["hand-written"], results["fused"], strict=True):
+        torch.testing.assert_close(fused, ours, atol=1e-5, rtol=0)
+    assert results["hand-written"][0].abs().sum() > 0
+
+
+def test_fused_path_checks_its_arguments_like_the_hand_written_one():
+    q = torch.randn(2, 5, 4)
+    with pytest.raises(ValueError, match="attention_impl must be one of"):
+        attend(q, q, q, attention_impl="flash")
+    with pytest.raises(ValueError, match="cannot be broadcast"):
+        attend(q, q, q, mask=torch.ones(3, 3, dtype=torch.bool), attention_impl="fused")
+    with pytest.raises(ValueError, match="boolean"):
+        attend(q, q, q, mask=torch.ones(5, 5), attention_impl="fused")

@@ -143,3 +143,27 @@ def test_from_torch_refuses_extra_keys_it_cannot_copy():
 def test_sizes_must_be_positive_ints(d_model, num_heads, message):
     with pytest.raises(ValueError, match=message):
         MultiHeadAttention(d_model, num_heads)
+
+
+def test_the_fused_path_gives_the_same_outputs_and_gradients_as_the_taught_one(pair):
+    reference, taught = pair
+    fused = MultiHeadAttention.from_torch(reference).eval()
+    fused.attention_impl = "fused"
+    x = torch.randn(2, 6, D_MODEL)
+    pad = torch.tensor([[True] * 6, [True] * 4 + [False] * 2])[:, None, None, :]
+    for mask in (None, causal_mask(6), pad):
+        outs = [mha(x, x, x, mask=mask) for mha in (taught, fused)]
+        torch.testing.assert_close(outs[1], outs[0], atol=1e-5, rtol=0)
+    for mha in (taught, fused):
+        mha.zero_grad()
+        mha(x, x, x, mask=pad).square().sum().backward()
+    for (name, p_taught), p_fused in zip(taught.named_parameters(), fused.parameters(), strict=True):
+        torch.testing.assert_close(p_fused.grad, p_taught.grad, atol=1e-5, rtol=1e-5, msg=name)
+    # the weights exist only in the hand-written path, so asking for them uses it
+    out, weights = fused(x, x, x, mask=pad, need_weights=True)
+    assert weights.shape == (2, HEADS, 6, 6) and weights[1, :, :, 4:].abs().max() == 0
+
+
+def test_an_unknown_attention_impl_is_refused():
+    with pytest.raises(ValueError, match="attention_impl must be one of"):
+        MultiHeadAttention(D_MODEL, HEADS, attention_impl="flash")
