@@ -1,0 +1,55 @@
+"""Timing two implementations fairly: in one process, interleaved, medians and a ratio.
+
+Every benchmark in this folder compares the course's code with a reference through `compare`,
+so a busy machine slows both sides alike and the ratio stays meaningful where absolute times
+would not.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One row of benchmarks/results.md: the median seconds of both sides and their ratio."""
+
+    name: str
+    ours: str
+    reference: str
+    ours_s: float
+    reference_s: float
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        """ours / reference: below 1.0 the course's code is the faster."""
+        return self.ours_s / self.reference_s
+
+
+def interleaved_medians(sides: dict[str, Callable[[], object]], repeats: int = 20,
+                        warmup: int = 3) -> dict[str, float]:
+    """Median seconds of each side's call; the sides take turns, so drift hits them alike."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
+    for _ in range(warmup):
+        for fn in sides.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(repeats):
+        for name, fn in sides.items():
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def compare(name: str, ours: tuple[str, Callable[[], object]], reference: tuple[str, Callable[[], object]],
+            repeats: int = 20, warmup: int = 3, note: str = "") -> Comparison:
+    """Time `ours` = (label, fn) against `reference` = (label, fn), interleaved."""
+    (ours_label, ours_fn), (reference_label, reference_fn) = ours, reference
+    medians = interleaved_medians({"ours": ours_fn, "reference": reference_fn}, repeats, warmup)
+    return Comparison(name, ours_label, reference_label, medians["ours"], medians["reference"], note)
