@@ -7,7 +7,9 @@ would not.
 
 from __future__ import annotations
 
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +32,20 @@ class Comparison:
         return self.ours_s / self.reference_s
 
 
+def bench_device():
+    """The torch device every comparison runs on: $BENCH_DEVICE (set by run.py --device), default "auto"."""
+    from lessons_lib.runtime import choose_device
+
+    return choose_device(os.environ.get("BENCH_DEVICE", "auto"))
+
+
+def _wait_for_device() -> None:
+    """Wait for queued GPU work, so that a side's time includes it (CUDA calls return early)."""
+    torch = sys.modules.get("torch")  # no torch imported: nothing can be queued
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def interleaved_medians(sides: dict[str, Callable[[], object]], repeats: int = 20,
                         warmup: int = 3) -> dict[str, float]:
     """Median seconds of each side's call; the sides take turns, so drift hits them alike."""
@@ -38,11 +54,13 @@ def interleaved_medians(sides: dict[str, Callable[[], object]], repeats: int = 2
     for _ in range(warmup):
         for fn in sides.values():
             fn()
+    _wait_for_device()
     times: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(repeats):
         for name, fn in sides.items():
             started = time.perf_counter()
             fn()
+            _wait_for_device()
             times[name].append(time.perf_counter() - started)
     return {name: statistics.median(values) for name, values in times.items()}
 
