@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: lab test lint exercises build hub clean
+.PHONY: lab test lint exercises build site bench hub clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,22 @@ exercises: $(VENV)/.test-installed
 
 build: $(VENV)/.test-installed
 	$(BIN)/python -m lessons_lib.course build --quick
+
+# Instructors: the course website in build/site/, from the lessons build executed (a lesson runs
+# again only when its notebook changed since; python -m lessons_lib.course site says when it is stale).
+LESSONS := $(wildcard notebooks/*.ipynb)
+EXECUTED := $(patsubst notebooks/%,build/executed/notebooks/%,$(LESSONS))
+
+build/executed/notebooks/%.ipynb: notebooks/%.ipynb | $(VENV)/.test-installed
+	$(BIN)/python -m lessons_lib.course build --quick $<
+
+site: $(EXECUTED) | $(VENV)/.test-installed
+	$(BIN)/python -m lessons_lib.course site
+
+# The benchmark suite into benchmarks/results.md: `make bench` (full: the notebooks in quick and
+# full mode, about 20 minutes on 2 cores) or `make bench QUICK=1` (a few minutes).
+bench: $(VENV)/.test-installed
+	$(BIN)/python -m benchmarks $(if $(filter 1 true yes,$(QUICK)),--quick)
 
 # Instructors: a demo class on JupyterHub (127.0.0.1:8000, an instructor and three students); it says where to log in.
 $(VENV)/.hub-installed: pyproject.toml | $(BIN)/python

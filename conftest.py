@@ -5,6 +5,7 @@ At the root, so that `pytest notebooks/X.ipynb` run alone gets them too.
 
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -29,3 +30,10 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def executed_lessons_dir(tmp_path_factory) -> Path:
+    """Where tests/test_notebooks.py keeps its quick runs of the lessons; tests/test_site.py builds the
+    website from them, so the suite executes each lesson once for both."""
+    return tmp_path_factory.mktemp("executed-lessons")

@@ -26,6 +26,8 @@ from lessons_lib.transformer import DecoderLayer, EncoderLayer
 # (B, T, C, H): the two sizes the issue names
 ATTENTION_SIZES = ((32, 128, 128, 4), (8, 512, 256, 8))
 HAND_WRITTEN_NOTE = "teaching code: builds the (B, H, T, T) weights as a tensor; not a fast path"
+LAYER_NOTE = ("fused attention, but the course's hand-written LayerNorm (see its row) and "
+              "FeedForward; torch's layer uses its fused LayerNorm")
 FUSED_NOTE = "fast path: torch's fused kernel behind the course's argument checks"
 
 
@@ -86,9 +88,9 @@ def attention_at(size: tuple[int, int, int, int], quick: bool, device: torch.dev
     return rows
 
 
-def layer_comparisons(quick: bool, device: torch.device) -> list[Comparison]:
+def layer_comparisons(size: tuple[int, int, int, int], quick: bool, device: torch.device) -> list[Comparison]:
     """MultiHeadAttention, LayerNorm and the encoder and decoder layers against torch.nn's, copied weights."""
-    B, T, C, H = ATTENTION_SIZES[0]
+    B, T, C, H = size
     x = torch.randn(B, T, C, device=device, requires_grad=True)
     memory = torch.randn(B, T, C, device=device)
     causal = torch.ones(T, T, dtype=torch.bool, device=device).tril()  # True = may attend
@@ -118,7 +120,7 @@ def layer_comparisons(quick: bool, device: torch.device) -> list[Comparison]:
     rows.append(compare("EncoderLayer (fused), forward+backward",
                         ("EncoderLayer", _forward_backward(lambda: ours_encoder(x), [x])),
                         ("nn.TransformerEncoderLayer", _forward_backward(lambda: reference_encoder(x), [x])),
-                        note="fast path in training", **_repeats(quick)))
+                        note=LAYER_NOTE, **_repeats(quick)))
     _check_same(lambda: ours_encoder(x), lambda: reference_encoder(x))
     ours_encoder.eval()
     reference_encoder.eval()
@@ -136,7 +138,7 @@ def layer_comparisons(quick: bool, device: torch.device) -> list[Comparison]:
         "DecoderLayer (fused, causal), forward+backward",
         ("DecoderLayer", _forward_backward(lambda: ours_decoder(x, memory, tgt_mask=causal), [x])),
         ("nn.TransformerDecoderLayer", _forward_backward(lambda: reference_decoder(x, memory, tgt_mask=~causal), [x])),
-        note="fast path in training", **_repeats(quick)))
+        note=LAYER_NOTE, **_repeats(quick)))
     return rows
 
 
@@ -145,4 +147,4 @@ def comparisons(quick: bool = False) -> list[Comparison]:
     torch.manual_seed(0)
     device = bench_device()
     rows = [row for size in ATTENTION_SIZES for row in attention_at(size, quick, device)]
-    return rows + layer_comparisons(quick, device)
+    return rows + layer_comparisons(ATTENTION_SIZES[0], quick, device)

@@ -53,8 +53,9 @@ def test_lessons_are_numbered_in_order():
 
 
 @pytest.mark.parametrize("path", lesson_notebooks(), ids=_ids(lesson_notebooks()))
-def test_lesson_runs_quick_under_papermill_and_writes_metrics(path, tmp_path):
-    written = run_notebook(path, tmp_path / path.name, quick=True, metrics_dir=tmp_path / "metrics",
+def test_lesson_runs_quick_under_papermill_and_writes_metrics(path, tmp_path, executed_lessons_dir):
+    # the executed notebook is kept for tests/test_site.py, which builds the website from it
+    written = run_notebook(path, executed_lessons_dir / path.name, quick=True, metrics_dir=tmp_path / "metrics",
                            timeout=CELL_TIMEOUT_S)
     assert written is not None, "the lesson wrote no metrics file"
     assert written["lesson"] == path.stem

@@ -5,10 +5,11 @@
                                        [--gradebook DB] [--memory SIZE] [--feedback plain|expected]
                                        [--unsafe-no-sandbox]
     python -m lessons_lib.course build [--quick] [--out DIR] [NOTEBOOK ...]
+    python -m lessons_lib.course site [--executed DIR] [--out DIR]   (after build: the course website)
     python -m lessons_lib.course release|collect|return-feedback NAME --exchange DIR --course-id ID
                                        [--class-dir DIR] [--graded DIR]   (a class: classroom.py)
 
-A thin layer over regenerate.py, grading.py (with gradebook.py) and build.py: `main(argv)` parses
+A thin layer over regenerate.py, grading.py (with gradebook.py), build.py and site.py: `main(argv)` parses
 the arguments, runs one of them and returns the exit status (0 done, 1 out of date or a notebook
 failed or the grader failed on a submission, 2 a problem with the course or the command line).
 """
@@ -28,6 +29,7 @@ from lessons_lib.course.grading import expand_submissions, grade
 from lessons_lib.course.model import ROOT, CourseError, number
 from lessons_lib.course.regenerate import regenerate
 from lessons_lib.course.sandbox import Isolation, Limits
+from lessons_lib.course.site import build_site
 
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
 
@@ -92,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     build_cmd.add_argument("--quick", action="store_true", help="run the lessons with QUICK=True")
     build_cmd.add_argument("--out", type=Path, help="output folder (default: ROOT/build)")
     build_cmd.add_argument("--timeout", type=float, help="seconds per cell (default: no limit)")
+
+    site_cmd = commands.add_parser("site", help="the course website, from the notebooks build executed (Sphinx)")
+    site_cmd.add_argument("--executed", type=Path,
+                          help="the executed lessons (default: ROOT/build/executed/notebooks, as build writes them)")
+    site_cmd.add_argument("--out", type=Path, help="output folder (default: ROOT/build/site)")
     return parser
 
 
@@ -154,6 +161,13 @@ def _build(root: Path, args: argparse.Namespace) -> int:
     return 0 if all(r.status == "ok" for r in results) else 1
 
 
+def _site(root: Path, args: argparse.Namespace) -> int:
+    home = build_site(root, args.executed or root / "build" / "executed" / "notebooks",
+                      args.out or root / "build" / "site")
+    print(f"the course website is in {home.parent}; open {home}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     try:
@@ -168,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _grade(root, args)
         if args.command in ("release", "collect", "return-feedback"):
             return _exchange(root, args)
+        if args.command == "site":
+            return _site(root, args)
         return _build(root, args)
     except CourseError as error:
         print(f"error: {error}", file=sys.stderr)

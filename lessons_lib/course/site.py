@@ -23,6 +23,9 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from lessons_lib.course.model import CourseError
+
+MARKER = ".lessons-site"  # in the folders this module writes (and so may delete)
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 # widget models whose value a learner moves: the names the note under an explorer lists
@@ -30,7 +33,7 @@ CONTROL_MODELS = ("SliderModel", "DropdownModel", "ToggleButtonsModel", "RadioBu
                   "TextModel", "SelectModel", "SelectionSliderModel", "IntTextModel", "FloatTextModel")
 
 
-class SiteError(ValueError):
+class SiteError(CourseError):
     """The executed notebooks cannot make the site (missing, out of date or failed): run `build` again."""
 
 
@@ -171,9 +174,9 @@ def write_source(root: Path, executed_dir: Path, src: Path) -> list[str]:
         raise SiteError(f"{root / 'notebooks'} must hold 00_start_here.ipynb, the home page")
     exercises = sorted((root / "exercises").glob("*/*.ipynb"))
     by_lesson = {path.parent.name: path for path in exercises}
-    if src.exists():
-        shutil.rmtree(src)
+    _clear(src, MARKER)
     (src / "exercises").mkdir(parents=True)
+    (src / MARKER).write_text("written by lessons_lib.course.site; rewritten on every build\n", encoding="utf-8")
     for path in exercises:
         (src / "exercises" / path.parent.name).mkdir()
         shutil.copy2(path, src / "exercises" / path.parent.name / path.name)
@@ -187,17 +190,27 @@ def write_source(root: Path, executed_dir: Path, src: Path) -> list[str]:
     return docnames
 
 
+def _clear(folder: Path, marker: str) -> None:
+    """Delete a folder this module wrote before (it holds `marker`); refuse any other non-empty folder."""
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / marker).is_file():
+        raise SiteError(f"{folder} holds files that no site build wrote: give an empty or new folder")
+    if folder.exists():
+        shutil.rmtree(folder)
+
+
 def build_site(root: Path, executed_dir: Path, out_dir: Path, src: Path | None = None) -> Path:
     """Write the source (default out_dir/../site-src) and run Sphinx with site/conf.py; returns the home page."""
     from sphinx.cmd.build import build_main
 
     src = src or out_dir.parent / "site-src"
-    write_source(root, executed_dir, src)
     doctrees = out_dir.parent / "site-doctrees"
-    for folder in (out_dir, doctrees):  # a full rebuild every time: the same input, the same site
-        if folder.exists():
-            shutil.rmtree(folder)
+    _clear(out_dir, MARKER)  # a full rebuild every time: the same input, the same site
+    _clear(doctrees, "environment.pickle")
+    write_source(root, executed_dir, src)
     status = build_main(["-b", "html", "-q", "-W", "-c", str(root / "site"), "-d", str(doctrees), str(src), str(out_dir)])
     if status != 0:
         raise SiteError(f"Sphinx failed (exit {status}); its messages are above")
+    # Sphinx's record for incremental builds holds a hash of where it ran; the site rebuilds in full
+    (out_dir / ".buildinfo").unlink()
+    (out_dir / MARKER).write_text("written by lessons_lib.course.site; rewritten on every build\n", encoding="utf-8")
     return out_dir / "index.html"
