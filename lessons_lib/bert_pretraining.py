@@ -67,11 +67,11 @@ def _span(sentences: Sequence[Sequence[int]], start: int, budget: int) -> tuple[
 
 
 def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], num_pairs: int, max_len: int,
-                   special: SpecialIds, seed: int = 0) -> NspPairs:
+                   special: SpecialIds, seed: int = 0, span_tokens: int | None = None) -> NspPairs:
     """`num_pairs` NSP examples from documents of tokenized sentences, half IsNext, half NotNext.
 
-    A is a run of whole sentences of about (max_len - 3) / 2 tokens from a random place in a
-    document; B is what follows it (IsNext) or a run of the same length from a random other
+    A is a run of whole sentences of at least `span_tokens` tokens (default (max_len - 3) // 2; 1
+    gives single sentences) from a random place in a document; B is what follows it (IsNext) or a run of the same length from a random other
     document (NotNext). The longer of A and B is cut until [CLS] A [SEP] B [SEP] fits max_len.
     """
     check_positive_int("num_pairs", num_pairs)
@@ -81,7 +81,8 @@ def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], num_pairs: int,
     if max_len < 8:
         raise ValueError(f"max_len must be at least 8 to hold [CLS] A [SEP] B [SEP], got {max_len}")
     rng = random.Random(seed)
-    budget = (max_len - 3) // 2
+    budget = (max_len - 3) // 2 if span_tokens is None else span_tokens
+    check_positive_int("span_tokens", budget)
     rows, segments, labels = [], [], []
     for index in range(num_pairs):
         doc = rng.randrange(len(usable))

@@ -94,3 +94,35 @@ def sentence_documents(text: str, min_sentences: int = 2) -> list[list[str]]:
         raise ValueError(f"min_sentences must be at least 1, got {min_sentences}")
     documents = (split_sentences(document) for document in split_documents(text))
     return [sentences for sentences in documents if len(sentences) >= min_sentences]
+
+
+BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def train_wordpiece(sentences: list[str], vocab_size: int, special_tokens: tuple[str, ...] = BERT_SPECIAL_TOKENS):
+    """A lower-casing WordPiece tokenizer (BERT's kind) trained on `sentences` by Hugging Face's `tokenizers`.
+
+    The special tokens get the first ids, in the order given. The same sentences always give the same
+    vocabulary: `tokenizers` 0.23 numbers the "##" pieces in hash-map order and breaks ties between
+    equally frequent merges by those numbers (huggingface/tokenizers#1794), so the trainer is handed
+    every "##" + character first, as fixed entries, and the tokenizer is then rebuilt from the
+    vocabulary it learned, with only `special_tokens` special.
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    if vocab_size <= len(special_tokens):
+        raise ValueError(f"vocab_size must exceed the {len(special_tokens)} special tokens, got {vocab_size}")
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    characters = sorted({c for sentence in sentences for c in normalizer.normalize_str(sentence) if not c.isspace()})
+    fixed = [*special_tokens, *("##" + c for c in characters)]
+    learner = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    learner.normalizer = normalizer
+    learner.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    learner.train_from_iterator(sentences, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=fixed,
+                                                                     show_progress=False))
+    tokenizer = Tokenizer(models.WordPiece(vocab=learner.get_vocab(), unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    tokenizer.add_special_tokens(list(special_tokens))
+    return tokenizer

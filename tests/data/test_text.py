@@ -8,6 +8,7 @@ from lessons_lib.data.text import (
     sentence_documents,
     split_documents,
     split_sentences,
+    train_wordpiece,
     words,
 )
 
@@ -54,3 +55,13 @@ def test_python_docs_give_about_two_hundred_documents_of_sentences():
     assert sum(len(d) for d in documents) > 2500
     with pytest.raises(ValueError, match="min_sentences must be at least 1"):
         sentence_documents("x", min_sentences=0)
+
+
+def test_train_wordpiece_is_deterministic_and_puts_the_special_tokens_first():
+    sentences = [s for document in sentence_documents(python_docs_text())[:40] for s in document]
+    first, second = train_wordpiece(sentences, 600), train_wordpiece(sentences, 600)
+    assert first.get_vocab() == second.get_vocab() and first.get_vocab_size() == 600
+    assert [first.token_to_id(t) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [0, 1, 2, 3, 4]
+    assert first.decode(first.encode("The statement is executed.").ids) == "the statement is executed."
+    with pytest.raises(ValueError, match="vocab_size must exceed"):
+        train_wordpiece(sentences, 5)
