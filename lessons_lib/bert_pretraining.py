@@ -105,6 +105,18 @@ def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], num_pairs: int,
     return NspPairs(input_ids, torch.tensor(segments), (input_ids != special.pad).long(), torch.tensor(labels))
 
 
+def init_mlm_bias(model: BertForPreTraining, pairs: NspPairs) -> None:
+    """Start the MLM head at the token frequencies of `pairs`: mlm_bias = log p(token), add-one smoothed.
+
+    A new model first spends hundreds of steps learning how common each token is (its predictions sit
+    at the most frequent tokens); with this bias it knows that from step 0.
+    """
+    ids = pairs.input_ids[pairs.attention_mask.bool()]  # every real token, special ones included
+    counts = torch.bincount(ids, minlength=model.config.vocab_size).float() + 1.0  # (V,)
+    with torch.no_grad():
+        model.mlm_bias.copy_(torch.log(counts / counts.sum()).to(model.mlm_bias.device))
+
+
 def mlm_loss(mlm_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy over the chosen positions only: (..., V) logits, (...) labels, IGNORE_INDEX elsewhere."""
     return F.cross_entropy(mlm_logits.reshape(-1, mlm_logits.shape[-1]), labels.reshape(-1),
