@@ -10,6 +10,7 @@ from lessons_lib.bert_pretraining import (
     NOT_NEXT,
     SpecialIds,
     evaluate_pretraining,
+    init_mlm_bias,
     make_nsp_pairs,
     mlm_loss,
     most_frequent_token,
@@ -21,6 +22,7 @@ from lessons_lib.train import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SPECIAL = SpecialIds(cls=1, sep=2, mask=3, pad=0)
+STEPS = 300
 
 
 def _documents(num_documents=6, sentences=5, seed=0):
@@ -71,10 +73,14 @@ def test_pretraining_learns_both_tasks_on_a_toy_corpus():
                                           max_len=24, dropout=0.0))
     guess = most_frequent_token(pairs, SPECIAL)
     before = evaluate_pretraining(model, held_out, SPECIAL, guess)
-    result, nsp_losses = pretrain_bert(model, pairs, TrainConfig(steps=150, batch_size=32, lr=3e-3, warmup_steps=10),
+    init_mlm_bias(model, pairs)
+    counts = torch.bincount(pairs.input_ids[pairs.attention_mask.bool()], minlength=80)
+    assert model.mlm_bias.exp().sum().item() == pytest.approx(1.0, abs=1e-4), "a log-distribution"
+    assert model.mlm_bias.argmax() == counts.argmax() and model.mlm_bias[SPECIAL.pad] == model.mlm_bias.min()
+    result, nsp_losses = pretrain_bert(model, pairs, TrainConfig(steps=STEPS, batch_size=32, lr=2e-3, warmup_steps=20),
                                        SPECIAL, progress=False)
     after = evaluate_pretraining(model, held_out, SPECIAL, guess)
-    assert len(result.losses) == len(nsp_losses) == 150
+    assert len(result.losses) == len(nsp_losses) == STEPS
     assert after["pairs"] == 256 and after["masked_tokens"] > 200
     assert after["mlm_accuracy"] > 2 * after["mlm_baseline"] and after["mlm_accuracy"] > before["mlm_accuracy"] + 0.1
     assert after["nsp_accuracy"] > 0.8, after

@@ -77,25 +77,22 @@ def is_prose(paragraph: str) -> bool:
             and letters >= 0.75 * visible and ">>>" not in joined and "::=" not in joined)
 
 
-def split_sentences(document: str, prose_only: bool = True) -> list[str]:
-    """The sentences of a document, in order: each prose paragraph (`is_prose`) has its lines joined
-    and is cut after ., ! or ? before a capital; any other paragraph (code, grammar, a table) is left
-    out, or with `prose_only=False` kept whole, as one "sentence" with its lines joined."""
+def split_sentences(document: str) -> list[str]:
+    """The prose sentences of a document, in order: each prose paragraph (`is_prose`) has its lines
+    joined and is cut after ., ! or ? before a capital; code, grammar and tables are left out."""
     sentences = []
     for paragraph in re.split(r"\n\s*\n", document):
-        if not prose_only and paragraph.strip() and not is_prose(paragraph):
-            sentences.append(" ".join(line.strip() for line in paragraph.splitlines() if line.strip()))
-        elif is_prose(paragraph):
+        if is_prose(paragraph):
             joined = _LIST_MARK.sub("", " ".join(line.strip() for line in paragraph.splitlines()).strip())
             sentences.extend(s.strip() for s in _SENTENCE_END.split(joined) if s.strip())
     return sentences
 
 
-def sentence_documents(text: str, min_sentences: int = 2, prose_only: bool = True) -> list[list[str]]:
+def sentence_documents(text: str, min_sentences: int = 2) -> list[list[str]]:
     """`text` as documents of sentences (see `split_sentences`), keeping those with at least `min_sentences`."""
     if min_sentences < 1:
         raise ValueError(f"min_sentences must be at least 1, got {min_sentences}")
-    documents = (split_sentences(document, prose_only) for document in split_documents(text))
+    documents = (split_sentences(document) for document in split_documents(text))
     return [sentences for sentences in documents if len(sentences) >= min_sentences]
 
 
