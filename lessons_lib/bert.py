@@ -11,7 +11,7 @@ Devlin et al., "BERT: Pre-training of Deep Bidirectional Transformers for Langua
 
 `Bert` is the body (ids -> (B, T, C) token vectors), `BertForPreTraining` adds the two heads.
 `BertForPreTraining.from_hf` and `load_minilm` copy weights from Hugging Face checkpoints; the
-checkpoint's key names live in those two functions (`_hf_weights`) only.
+checkpoint's key names live in those two functions (and `_load_hf_weights`) only.
 
 `attention_mask` is Hugging Face's: (B, T), 1 for a real token, 0 for padding. It becomes the
 course's boolean attention mask (True = may attend), hiding the padding KEYS from every query.
