@@ -78,6 +78,10 @@ TERMS: dict[str, Term] = {
         Term("masked language modelling", "마스크드 언어 모델링 (MLM)", "predicting hidden tokens from both sides of the context"),
         Term("next-sentence prediction", "다음 문장 예측", "classifying whether sentence B follows sentence A"),
         Term("segment embedding", "세그먼트 임베딩", "a vector telling BERT which sentence a token belongs to"),
+        Term("bidirectional", "양방향", "reading the context on both sides of a token at once, as BERT's encoder does; why it cannot be trained to predict the next word"),
+        Term("WordPiece", "워드피스", "BERT's subword tokenizer: frequent words stay whole, rare ones split into pieces marked ## (\"token\", \"##izer\")"),
+        Term("weight tying", "가중치 공유 (웨이트 타잉)", "the MLM head scores each position against the token embedding table itself, so input and output share one matrix"),
+        Term("GELU", "GELU (가우시안 오차 선형 유닛)", "x times the standard normal CDF of x: BERT's smooth ReLU in the feed-forward network"),
         Term("next-token prediction", "다음 토큰 예측", "GPT's training task: predict each token from the ones before"),
         Term("temperature", "온도", "divides the logits before sampling: low is sharp, high is random"),
         Term("top-k sampling", "탑-k 샘플링", "sampling only among the k most likely tokens"),
@@ -100,7 +104,8 @@ LESSON_TERMS: dict[str, list[str]] = {
                                     "next-token prediction"],
     "07_transfer_learning": ["transfer learning", "pre-training", "freezing", "classification head", "fine-tuning",
                              "feature extraction", "linear probe", "downstream task"],
-    "08_bert": ["masked language modelling", "next-sentence prediction", "segment embedding", "encoder"],
+    "08_bert": ["encoder", "bidirectional", "masked language modelling", "next-sentence prediction", "segment embedding",
+                "WordPiece", "weight tying", "GELU", "pre-training"],
     "09_gpt": ["next-token prediction", "masked self-attention", "temperature", "top-k sampling", "KV cache"],
 }
 

@@ -21,6 +21,7 @@ from lessons_lib.data.digits import to_patches
 from lessons_lib.ssl import Inpainter, PatchEncoderConfig, mean_fill
 from lessons_lib.transformer import Transformer, TransformerConfig
 from lessons_lib.viz.attention import query_explorer, softmax_saturation_explorer
+from lessons_lib.viz.bert import SentenceAttention, attention_map_explorer
 from lessons_lib.viz.explorer import FigureExplorer
 from lessons_lib.viz.multihead import head_explorer
 from lessons_lib.viz.norm import add_norm_explorer
@@ -119,6 +120,15 @@ def _inpainting():
     return inpainting_explorer(model, images, mean_fill(to_patches(images), 1)[0])
 
 
+def _attention_maps():
+    generator = torch.Generator().manual_seed(0)
+    maps = [SentenceAttention(["[CLS]", *words, "[SEP]"],
+                              torch.softmax(torch.randn(2, 3, len(words) + 2, len(words) + 2, generator=generator),
+                                            dim=-1).numpy())
+            for words in (["i", "go", "home"], ["attention", "is", "all", "you", "need"])]
+    return attention_map_explorer(maps)
+
+
 def _layer_probe():
     generator = torch.Generator().manual_seed(0)
     labels = torch.arange(40) % 2
@@ -146,6 +156,7 @@ EXPLORERS = {
     ),
     "inpainting_explorer": (lambda corpus, model: _inpainting(), {}),
     "layer_probe_explorer": (lambda corpus, model: _layer_probe(), {}),
+    "attention_map_explorer": (lambda corpus, model: _attention_maps(), {}),
     "translation_explorer": (
         lambda corpus, model: translation_explorer(model, corpus.src_vocab, corpus.tgt_vocab),
         {"sentence": "the teacher reads a book at school"},
