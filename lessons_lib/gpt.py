@@ -1,0 +1,380 @@
+"""Lesson 09 (notebooks/09_gpt.ipynb): GPT, a decoder-only Transformer trained to predict the next token.
+
+GPT is lesson 05's decoder without the encoder and its cross-attention: a stack of masked
+self-attention and feed-forward layers, read left to right. One class per box of the figure:
+
+    embeddings:  x = token_embedding[idx] + position_embedding[0..T-1]   (learned positions, lesson 04)
+    block (x N): x = x + MaskedSelfAttention(LayerNorm(x))                1. pre-norm (lesson 03)
+                 x = x + FeedForward(LayerNorm(x))                        2. GELU, as GPT-2
+    output:      logits = LayerNorm(x) @ token_embedding^T               3. final norm, tied weights
+
+The layers are the course's own: `LayerNorm` (lesson 03), `MultiHeadAttention` and `attend` (lessons
+01-02), `FeedForward` (lesson 05). `GPT.from_hf` loads the weights of Hugging Face's
+`GPT2LMHeadModel`, whose logits it then matches within 1e-4 (tests/test_gpt.py).
+
+`GPT.generate` keeps a KV cache: every layer stores the keys and values of the tokens read so
+far, so each new token is projected alone and attends to the stored ones, instead of the whole
+text being run again.
+
+Shape legend: B batch, T time (tokens given now), P past tokens (in the cache), C channels
+(d_model), H heads, D head_dim, V vocab_size.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lessons_lib.attention import attend, causal_mask, check_attention_impl
+from lessons_lib.decoding import check_sampling, sample_next_token
+from lessons_lib.multihead import MultiHeadAttention, check_head_sizes, merge_heads, split_heads
+from lessons_lib.norm import LayerNorm
+from lessons_lib.runtime import check_positive_int, model_mode
+from lessons_lib.transformer import FeedForward
+
+# One (keys, values) pair per layer, each (B, H, P, D): everything attention needs of the past.
+KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    """Sizes of a GPT; `tiny` is a preset that trains in seconds on a CPU."""
+
+    vocab_size: int
+    max_len: int = 128  # the context length: positions 0 .. max_len - 1
+    d_model: int = 128
+    num_heads: int = 4
+    num_layers: int = 4
+    d_ff: int = 512  # 4 * d_model, as GPT-2
+    dropout: float = 0.0
+    eps: float = 1e-5
+    attention_impl: str = "fused"  # or "hand-written" (lesson 01's function); equal within 1e-5
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "max_len", "d_model", "num_heads", "num_layers", "d_ff"):
+            check_positive_int(name, getattr(self, name))
+        check_head_sizes(self.d_model, self.num_heads, self.dropout)
+        check_attention_impl(self.attention_impl)
+        if not self.eps > 0:
+            raise ValueError(f"eps must be positive, got {self.eps}")
+
+    @classmethod
+    def tiny(cls, vocab_size: int) -> GPTConfig:
+        """Two layers, d_model 32, two heads, context 32: for tests and first experiments."""
+        return cls(vocab_size, max_len=32, d_model=32, num_heads=2, num_layers=2, d_ff=128)
+
+
+class MaskedSelfAttention(MultiHeadAttention):
+    """Lesson 02's multi-head attention (W_q, W_k, W_v, W_o) as causal self-attention with a KV cache.
+
+    Given T new tokens and the cached keys and values of P earlier ones, it projects the new
+    tokens only, appends their keys and values to the cache, and lets each new token attend to
+    every earlier position and itself (lesson 05's causal mask).
+    """
+
+    def forward(self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """(B, T, C) and past (keys, values) (B, H, P, D) -> (B, T, C) and the new (B, H, P + T, D) pair."""
+        # 1. project the new tokens only, then split the channels into heads
+        q = split_heads(self.W_q(x), self.num_heads)  # (B, T, C) -> (B, H, T, D)
+        k = split_heads(self.W_k(x), self.num_heads)  # (B, T, C) -> (B, H, T, D)
+        v = split_heads(self.W_v(x), self.num_heads)  # (B, T, C) -> (B, H, T, D)
+        # 2. the cache: earlier tokens' keys and values are reused, never recomputed
+        if past is not None:
+            k = torch.cat([past[0], k], dim=2)  # (B, H, P, D) + (B, H, T, D) -> (B, H, P + T, D)
+            v = torch.cat([past[1], v], dim=2)  # (B, H, P, D) + (B, H, T, D) -> (B, H, P + T, D)
+        # 3. new token i sits at position P + i: it may attend to positions 0 .. P + i
+        mask = new_token_mask(x.shape[1], k.shape[2], x.device)  # (T, P + T) or None
+        dropout_p = self.dropout if self.training else 0.0
+        out = attend(q, k, v, mask=mask, dropout_p=dropout_p, attention_impl=self.attention_impl)
+        return self.W_o(merge_heads(out)), (k, v)  # (B, H, T, D) -> (B, T, C)
+
+
+def new_token_mask(T: int, total: int, device: torch.device | None = None) -> torch.Tensor | None:
+    """(T, total) causal mask of the last T of `total` positions; None when T = 1 (one new token sees all)."""
+    if T == 1:
+        return None
+    return causal_mask(total, device=device)[total - T:]  # (total, total) -> (T, total)
+
+
+class Block(nn.Module):
+    """One GPT layer, pre-norm: x + attention(LayerNorm(x)), then x + feed-forward(LayerNorm(x))."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.norm_1 = LayerNorm(config.d_model, eps=config.eps)
+        self.attention = MaskedSelfAttention(config.d_model, config.num_heads, dropout=config.dropout,
+                                             attention_impl=config.attention_impl)
+        self.norm_2 = LayerNorm(config.d_model, eps=config.eps)
+        self.feed_forward = FeedForward(config.d_model, config.d_ff, dropout=config.dropout,
+                                        activation="gelu-tanh")
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """(B, T, C) -> (B, T, C), and this layer's keys and values for the cache."""
+        # 1. masked self-attention on the normalized stream; the stream itself is never normalized
+        attended, present = self.attention(self.norm_1(x), past)
+        x = x + self.dropout(attended)
+        # 2. each token on its own through the feed-forward network
+        x = x + self.dropout(self.feed_forward(self.norm_2(x)))
+        return x, present
+
+
+class GPT(nn.Module):
+    """Decoder-only Transformer: token ids (B, T) in, next-token logits (B, T, V) out."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise ValueError(f"config must be a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        self.token_embedding = nn.Embedding(config.vocab_size, config.d_model)
+        self.position_embedding = nn.Embedding(config.max_len, config.d_model)  # learned, as GPT-2
+        self.dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.num_layers))
+        self.final_norm = LayerNorm(config.d_model, eps=config.eps)  # pre-norm needs one at the end
+        self.reset_parameters()
+
+    def reset_parameters(self, std: float = 0.02) -> None:
+        """GPT-2's initialisation: weights and embeddings N(0, std^2), biases 0, LayerNorms 1 and 0;
+        the projections that write into the residual stream (W_o, W_2) get std / sqrt(2 num_layers),
+        so the stream's variance does not grow with depth (Radford et al., 2019)."""
+        residual_std = std / math.sqrt(2 * self.config.num_layers)
+        for name, parameter in self.named_parameters():
+            if name.endswith(("W_o.weight", "W_2.weight")):
+                nn.init.normal_(parameter, std=residual_std)
+            elif name.endswith("weight") and parameter.dim() == 2:  # linear layers and embeddings
+                nn.init.normal_(parameter, std=std)
+            elif "norm" in name:
+                nn.init.ones_(parameter) if name.endswith("weight") else nn.init.zeros_(parameter)
+            else:
+                nn.init.zeros_(parameter)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """(B, T) token ids -> (B, T, V) logits; position t is scored for the token at t + 1."""
+        return self.forward_with_cache(idx)[0]
+
+    def forward_with_cache(self, idx: torch.Tensor, cache: KVCache | None = None
+                           ) -> tuple[torch.Tensor, KVCache]:
+        """(B, T) new token ids after the P tokens in `cache` -> (B, T, V) logits and the cache of P + T."""
+        past_len = 0 if cache is None else cache[0][0].shape[2]
+        self._check_idx(idx, past_len)
+        positions = torch.arange(past_len, past_len + idx.shape[1], device=idx.device)  # (T,)
+        # 1. what each token is, plus where it is
+        x = self.dropout(self.token_embedding(idx) + self.position_embedding(positions))  # (B, T, C)
+        # 2. the blocks, each with its own slice of the cache
+        new_cache = []
+        for layer, block in enumerate(self.blocks):
+            x, present = block(x, None if cache is None else cache[layer])  # (B, T, C)
+            new_cache.append(present)
+        # 3. final LayerNorm, then the output layer tied to the token embedding: a token's score is
+        #    the dot product of the last hidden state with that token's own embedding
+        logits = F.linear(self.final_norm(x), self.token_embedding.weight)  # (B, T, C) -> (B, T, V)
+        return logits, new_cache
+
+    def _check_idx(self, idx: torch.Tensor, past_len: int) -> None:
+        if idx.dim() != 2 or idx.dtype != torch.long or idx.shape[1] == 0:
+            raise ValueError(f"idx must be a (B, T) tensor of token ids (torch.long, T >= 1), got "
+                             f"shape {tuple(idx.shape)} and dtype {idx.dtype}")
+        if past_len + idx.shape[1] > self.config.max_len:
+            raise ValueError(f"{past_len} cached + {idx.shape[1]} new tokens exceed the context length "
+                             f"max_len={self.config.max_len}: crop idx to its last max_len tokens")
+        if idx.numel() and not 0 <= int(idx.min()) <= int(idx.max()) < self.config.vocab_size:
+            raise ValueError(f"idx holds ids outside the vocabulary [0, {self.config.vocab_size}): "
+                             f"min {int(idx.min())}, max {int(idx.max())}")
+
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, use_cache: bool = True,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """(B, T) prompt -> (B, T + max_new_tokens): the prompt and the tokens sampled after it.
+
+        temperature 0 is greedy decoding; top_k keeps only the k most likely tokens (`decoding`).
+        With use_cache, each step runs the new token alone against the cached keys and values.
+        When the text outgrows the context (max_len), the model reads its last max_len tokens:
+        positions are absolute, so the cache is rebuilt from that window.
+        """
+        check_positive_int("max_new_tokens", max_new_tokens)
+        check_sampling(temperature, top_k)
+        max_len = self.config.max_len
+        with model_mode(self, training=False):
+            cache = None
+            for _ in range(max_new_tokens):
+                if not use_cache:
+                    logits = self(idx[:, -max_len:])  # the whole window, every step: (B, T', V)
+                elif cache is None or cache[0][0].shape[2] == max_len:
+                    # first step, or the window slides: every position changes, so read it afresh
+                    logits, cache = self.forward_with_cache(idx[:, -max_len:])  # (B, T', V)
+                else:
+                    logits, cache = self.forward_with_cache(idx[:, -1:], cache)  # (B, 1, V)
+                next_token = sample_next_token(logits[:, -1], temperature, top_k, generator)  # (B,)
+                idx = torch.cat([idx, next_token[:, None]], dim=1)  # (B, T) -> (B, T + 1)
+        return idx
+
+    @classmethod
+    def from_hf(cls, reference: nn.Module, attention_impl: str = "fused") -> GPT:
+        """Copy the weights of a transformers.GPT2LMHeadModel into a new GPT (the names of its
+        checkpoint live here only)."""
+        hf_config = _check_hf_gpt2(reference)
+        d_model = hf_config.n_embd
+        config = GPTConfig(vocab_size=hf_config.vocab_size, max_len=hf_config.n_positions,
+                           d_model=d_model, num_heads=hf_config.n_head, num_layers=hf_config.n_layer,
+                           d_ff=hf_config.n_inner or 4 * d_model, dropout=0.0,
+                           eps=hf_config.layer_norm_epsilon, attention_impl=attention_impl)
+        model = cls(config)
+        source = reference.transformer
+        with torch.no_grad():
+            model.token_embedding.weight.copy_(source.wte.weight)
+            model.position_embedding.weight.copy_(source.wpe.weight)
+            for block, hf_block in zip(model.blocks, source.h, strict=True):
+                _copy_norm(block.norm_1, hf_block.ln_1)
+                _copy_norm(block.norm_2, hf_block.ln_2)
+                # GPT-2's Conv1D computes x @ W + b with W of shape (in, out): nn.Linear wants W^T.
+                # Its c_attn holds W_q, W_k, W_v side by side in one (C, 3C) matrix.
+                weights = hf_block.attn.c_attn.weight.split(d_model, dim=1)  # 3 x (C, C)
+                biases = hf_block.attn.c_attn.bias.split(d_model)  # 3 x (C,)
+                attention = block.attention
+                for linear, w, b in zip((attention.W_q, attention.W_k, attention.W_v), weights, biases,
+                                        strict=True):
+                    _copy_linear(linear, w, b)
+                _copy_linear(attention.W_o, hf_block.attn.c_proj.weight, hf_block.attn.c_proj.bias)
+                _copy_linear(block.feed_forward.W_1, hf_block.mlp.c_fc.weight, hf_block.mlp.c_fc.bias)
+                _copy_linear(block.feed_forward.W_2, hf_block.mlp.c_proj.weight, hf_block.mlp.c_proj.bias)
+            _copy_norm(model.final_norm, source.ln_f)
+        return model
+
+
+def _copy_linear(linear: nn.Linear, conv1d_weight: torch.Tensor, bias: torch.Tensor) -> None:
+    linear.weight.copy_(conv1d_weight.T)  # (in, out) -> (out, in)
+    linear.bias.copy_(bias)
+
+
+def _copy_norm(norm: LayerNorm, reference: nn.LayerNorm) -> None:
+    norm.eps = reference.eps
+    norm.weight.copy_(reference.weight)
+    norm.bias.copy_(reference.bias)
+
+
+def _check_hf_gpt2(reference: nn.Module):
+    """The config of a GPT2LMHeadModel this GPT can copy exactly; ValueError for anything else."""
+    from transformers import GPT2LMHeadModel
+
+    if not isinstance(reference, GPT2LMHeadModel):
+        raise ValueError(f"reference must be a transformers.GPT2LMHeadModel, got {type(reference).__name__}")
+    config = reference.config
+    if config.activation_function not in ("gelu_new", "gelu_pytorch_tanh"):
+        raise ValueError(f"reference uses activation {config.activation_function!r}; this GPT has GPT-2's "
+                         "tanh GELU ('gelu_new')")
+    if (not config.scale_attn_weights or config.scale_attn_by_inverse_layer_idx
+            or config.reorder_and_upcast_attn):
+        raise ValueError("reference must scale attention by 1/sqrt(head_dim) only, as GPT-2 does "
+                         "(scale_attn_weights=True, scale_attn_by_inverse_layer_idx=False)")
+    if reference.lm_head.weight.data_ptr() != reference.transformer.wte.weight.data_ptr():
+        raise ValueError("reference's output layer is not tied to its token embedding (tie_word_embeddings)")
+    return config
+
+
+# Training: next-token prediction, the labels made from the text itself (lesson 06's idea)
+
+
+def next_token_loss(model: GPT, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy (nats per token) of the model's prediction of y (B, T) from x (B, T)."""
+    logits = model(x)  # (B, T) -> (B, T, V)
+    return F.cross_entropy(logits.flatten(0, 1), y.flatten())  # (B*T, V) against (B*T,)
+
+
+@dataclass(frozen=True)
+class GPTTrainConfig:
+    """Settings of `train_gpt`: AdamW, linear warm-up then cosine decay, gradient clipping."""
+
+    steps: int = 700
+    batch_size: int = 32
+    lr: float = 4e-3
+    warmup_steps: int = 50
+    final_lr_fraction: float = 0.1  # the cosine ends at lr * final_lr_fraction
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size"):
+            check_positive_int(name, getattr(self, name))
+        if not isinstance(self.warmup_steps, int) or not 0 <= self.warmup_steps <= self.steps:
+            raise ValueError(f"warmup_steps must be an int in [0, steps={self.steps}], got {self.warmup_steps!r}")
+        if not self.lr > 0 or not 0 <= self.final_lr_fraction <= 1:
+            raise ValueError(f"lr must be positive and final_lr_fraction in [0, 1], got {self.lr} and "
+                             f"{self.final_lr_fraction}")
+        if self.weight_decay < 0 or self.grad_clip <= 0:
+            raise ValueError(f"weight_decay must be >= 0 and grad_clip > 0, got {self.weight_decay} and "
+                             f"{self.grad_clip}")
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of step `step` (0-based): linear warm-up, then cosine down to the final fraction."""
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        progress = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)  # 0 -> 1
+        cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))  # 1 -> 0
+        return self.lr * (self.final_lr_fraction + (1 - self.final_lr_fraction) * cosine)
+
+
+@dataclass(frozen=True)
+class GPTTrainResult:
+    """What `train_gpt` measured: the training loss of every step and the seconds spent training."""
+
+    losses: list[float]
+    seconds: float
+
+
+def train_gpt(model: GPT, train_ids: torch.Tensor, config: GPTTrainConfig, desc: str = "training GPT"
+              ) -> GPTTrainResult:
+    """Train on random windows of `train_ids` (1-D) for config.steps steps, with a progress bar.
+
+    AdamW decays the weight matrices and embeddings only (not biases nor LayerNorms, as GPT-2).
+    """
+    from tqdm.auto import tqdm
+
+    from lessons_lib.data.characters import random_windows
+
+    device = next(model.parameters()).device
+    matrices = [p for p in model.parameters() if p.dim() >= 2]
+    others = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": matrices, "weight_decay": config.weight_decay},
+                                   {"params": others, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.99))
+    generator = torch.Generator().manual_seed(config.seed)
+    losses = []
+    started = time.perf_counter()
+    with model_mode(model, training=True):
+        for step in (bar := tqdm(range(config.steps), desc=desc)):
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr_at(step)
+            x, y = random_windows(train_ids, config.batch_size, model.config.max_len, generator)  # (B, T) each
+            loss = next_token_loss(model, x.to(device), y.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            losses.append(loss.item())
+            if step % 25 == 0:
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    return GPTTrainResult(losses, time.perf_counter() - started)
+
+
+@torch.no_grad()
+def evaluate_gpt(model: GPT, ids: torch.Tensor, batch_size: int = 64, max_windows: int | None = None) -> float:
+    """Mean next-token cross-entropy (nats per token) over consecutive windows of `ids` (`evaluation_windows`)."""
+    from lessons_lib.data.characters import evaluation_windows
+
+    device = next(model.parameters()).device
+    inputs, targets = evaluation_windows(ids, model.config.max_len, max_windows)  # (W, T) each
+    total = 0.0
+    with model_mode(model, training=False):
+        for start in range(0, len(inputs), batch_size):
+            x, y = inputs[start:start + batch_size].to(device), targets[start:start + batch_size].to(device)
+            total += next_token_loss(model, x, y).item() * len(x)
+    return total / len(inputs)
