@@ -82,6 +82,11 @@ TERMS: dict[str, Term] = {
         Term("temperature", "온도", "divides the logits before sampling: low is sharp, high is random"),
         Term("top-k sampling", "탑-k 샘플링", "sampling only among the k most likely tokens"),
         Term("KV cache", "KV 캐시", "keeping past keys and values so each new token costs one step"),
+        Term("decoder-only Transformer", "디코더 전용 트랜스포머", "a stack of masked self-attention and feed-forward layers with no encoder and no cross-attention: GPT"),
+        Term("weight tying", "가중치 공유 (웨이트 타잉)", "the output layer reuses the token embedding matrix: a token's score is the dot product of the last hidden state with its embedding"),
+        Term("greedy decoding", "그리디 디코딩 (탐욕적 디코딩)", "always taking the most likely next token: temperature 0"),
+        Term("context length", "컨텍스트 길이", "the most tokens a model reads at once (max_len); learned positions stop there"),
+        Term("cross-entropy", "교차 엔트로피", "minus the log of the probability the model gave the true next token, in nats; ln V for a uniform guess over V tokens"),
     ]
 }
 
@@ -101,7 +106,9 @@ LESSON_TERMS: dict[str, list[str]] = {
     "07_transfer_learning": ["transfer learning", "pre-training", "freezing", "classification head", "fine-tuning",
                              "feature extraction", "linear probe", "downstream task"],
     "08_bert": ["masked language modelling", "next-sentence prediction", "segment embedding", "encoder"],
-    "09_gpt": ["next-token prediction", "masked self-attention", "temperature", "top-k sampling", "KV cache"],
+    "09_gpt": ["decoder-only Transformer", "next-token prediction", "masked self-attention", "causal mask", "Pre-LN",
+               "learned position embedding", "weight tying", "cross-entropy", "context length", "greedy decoding",
+               "temperature", "top-k sampling", "KV cache", "masked language modelling"],
 }
 
 

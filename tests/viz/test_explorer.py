@@ -22,6 +22,7 @@ from lessons_lib.ssl import Inpainter, PatchEncoderConfig, mean_fill
 from lessons_lib.transformer import Transformer, TransformerConfig
 from lessons_lib.viz.attention import query_explorer, softmax_saturation_explorer
 from lessons_lib.viz.explorer import FigureExplorer
+from lessons_lib.viz.gpt import sampling_explorer
 from lessons_lib.viz.multihead import head_explorer
 from lessons_lib.viz.norm import add_norm_explorer
 from lessons_lib.viz.positional import positional_encoding_explorer
@@ -126,6 +127,15 @@ def _layer_probe():
     return layer_probe_explorer({"encoder": (layers, layers)}, labels, labels, per_class=3, max_per_class=20)
 
 
+def _sampling():
+    from lessons_lib.data.characters import CharVocab
+    from lessons_lib.gpt import GPT, GPTConfig
+
+    vocab = CharVocab.from_text("the cat sat on a mat")
+    torch.manual_seed(0)
+    return sampling_explorer(GPT(GPTConfig.tiny(vocab.size)).eval(), vocab, prompt="the ", length=20)
+
+
 def _attention():
     generator = torch.Generator().manual_seed(0)
     weights = torch.softmax(torch.randn(3, 3, generator=generator), dim=-1)
@@ -146,6 +156,7 @@ EXPLORERS = {
     ),
     "inpainting_explorer": (lambda corpus, model: _inpainting(), {}),
     "layer_probe_explorer": (lambda corpus, model: _layer_probe(), {}),
+    "sampling_explorer": (lambda corpus, model: _sampling(), {"prompt": "a cat"}),
     "translation_explorer": (
         lambda corpus, model: translation_explorer(model, corpus.src_vocab, corpus.tgt_vocab),
         {"sentence": "the teacher reads a book at school"},
