@@ -37,8 +37,32 @@ from lessons_lib.norm import LayerNorm
 from lessons_lib.runtime import check_positive_int, model_mode
 from lessons_lib.transformer import FeedForward
 
-# One (keys, values) pair per layer, each (B, H, P, D): everything attention needs of the past.
-KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+class LayerKVCache:
+    """One layer's keys and values of the tokens read so far: everything its attention needs of the past.
+
+    Buffers of the context length, (B, H, max_len, D), of which the first `length` positions are
+    filled. New keys and values are written after them: nothing already stored is copied again.
+    """
+
+    def __init__(self, batch_size: int, num_heads: int, max_len: int, head_dim: int,
+                 device: torch.device | None = None, dtype: torch.dtype = torch.float32):
+        self.keys = torch.zeros(batch_size, num_heads, max_len, head_dim, device=device, dtype=dtype)
+        self.values = torch.zeros_like(self.keys)  # (B, H, max_len, D)
+        self.length = 0  # P: the tokens stored
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store (B, H, T, D) keys and values after the P stored ones; return all of them, (B, H, P + T, D)."""
+        end = self.length + k.shape[2]
+        if end > self.keys.shape[2]:
+            raise ValueError(f"the cache holds {self.keys.shape[2]} positions; {self.length} are used and "
+                             f"{k.shape[2]} more do not fit")
+        self.keys[:, :, self.length:end] = k
+        self.values[:, :, self.length:end] = v
+        self.length = end
+        return self.keys[:, :, :end], self.values[:, :, :end]
+
+
+KVCache = list[LayerKVCache]  # one per layer
 
 
 @dataclass(frozen=True)
@@ -77,22 +101,20 @@ class MaskedSelfAttention(MultiHeadAttention):
     every earlier position and itself (lesson 05's causal mask).
     """
 
-    def forward(self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
-                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """(B, T, C) and past (keys, values) (B, H, P, D) -> (B, T, C) and the new (B, H, P + T, D) pair."""
+    def forward(self, x: torch.Tensor, cache: LayerKVCache | None = None) -> torch.Tensor:
+        """(B, T, C) new tokens, after the P tokens in `cache` (if any) -> (B, T, C)."""
         # 1. project the new tokens only, then split the channels into heads
         q = split_heads(self.W_q(x), self.num_heads)  # (B, T, C) -> (B, H, T, D)
         k = split_heads(self.W_k(x), self.num_heads)  # (B, T, C) -> (B, H, T, D)
         v = split_heads(self.W_v(x), self.num_heads)  # (B, T, C) -> (B, H, T, D)
         # 2. the cache: earlier tokens' keys and values are reused, never recomputed
-        if past is not None:
-            k = torch.cat([past[0], k], dim=2)  # (B, H, P, D) + (B, H, T, D) -> (B, H, P + T, D)
-            v = torch.cat([past[1], v], dim=2)  # (B, H, P, D) + (B, H, T, D) -> (B, H, P + T, D)
+        if cache is not None:
+            k, v = cache.append(k, v)  # (B, H, T, D) -> (B, H, P + T, D), the new ones last
         # 3. new token i sits at position P + i: it may attend to positions 0 .. P + i
         mask = new_token_mask(x.shape[1], k.shape[2], x.device)  # (T, P + T) or None
         dropout_p = self.dropout if self.training else 0.0
         out = attend(q, k, v, mask=mask, dropout_p=dropout_p, attention_impl=self.attention_impl)
-        return self.W_o(merge_heads(out)), (k, v)  # (B, H, T, D) -> (B, T, C)
+        return self.W_o(merge_heads(out))  # (B, H, T, D) -> (B, T, C)
 
 
 def new_token_mask(T: int, total: int, device: torch.device | None = None) -> torch.Tensor | None:
@@ -115,15 +137,13 @@ class Block(nn.Module):
                                         activation="gelu-tanh")
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
-                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """(B, T, C) -> (B, T, C), and this layer's keys and values for the cache."""
+    def forward(self, x: torch.Tensor, cache: LayerKVCache | None = None) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C); with a cache, this layer's keys and values are stored in it."""
         # 1. masked self-attention on the normalized stream; the stream itself is never normalized
-        attended, present = self.attention(self.norm_1(x), past)
-        x = x + self.dropout(attended)
+        x = x + self.dropout(self.attention(self.norm_1(x), cache))
         # 2. each token on its own through the feed-forward network
         x = x + self.dropout(self.feed_forward(self.norm_2(x)))
-        return x, present
+        return x
 
 
 class GPT(nn.Module):
@@ -156,27 +176,29 @@ class GPT(nn.Module):
             else:
                 nn.init.zeros_(parameter)
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """(B, T) token ids -> (B, T, V) logits; position t is scored for the token at t + 1."""
-        return self.forward_with_cache(idx)[0]
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """(B, T) token ids -> (B, T, V) logits; position t is scored for the token at t + 1.
 
-    def forward_with_cache(self, idx: torch.Tensor, cache: KVCache | None = None
-                           ) -> tuple[torch.Tensor, KVCache]:
-        """(B, T) new token ids after the P tokens in `cache` -> (B, T, V) logits and the cache of P + T."""
-        past_len = 0 if cache is None else cache[0][0].shape[2]
+        With a `cache` (`new_cache`) holding P earlier tokens, idx are the next T tokens: they sit at
+        positions P .. P + T - 1, attend to the stored keys and values, and are stored in turn.
+        """
+        past_len = 0 if cache is None else cache[0].length
         self._check_idx(idx, past_len)
         positions = torch.arange(past_len, past_len + idx.shape[1], device=idx.device)  # (T,)
         # 1. what each token is, plus where it is
         x = self.dropout(self.token_embedding(idx) + self.position_embedding(positions))  # (B, T, C)
-        # 2. the blocks, each with its own slice of the cache
-        new_cache = []
+        # 2. the blocks, each with its own layer of the cache
         for layer, block in enumerate(self.blocks):
-            x, present = block(x, None if cache is None else cache[layer])  # (B, T, C)
-            new_cache.append(present)
+            x = block(x, None if cache is None else cache[layer])  # (B, T, C)
         # 3. final LayerNorm, then the output layer tied to the token embedding: a token's score is
         #    the dot product of the last hidden state with that token's own embedding
-        logits = F.linear(self.final_norm(x), self.token_embedding.weight)  # (B, T, C) -> (B, T, V)
-        return logits, new_cache
+        return F.linear(self.final_norm(x), self.token_embedding.weight)  # (B, T, C) -> (B, T, V)
+
+    def new_cache(self, batch_size: int) -> KVCache:
+        """An empty KV cache for `batch_size` sequences: one LayerKVCache per block."""
+        config, weight = self.config, self.token_embedding.weight
+        return [LayerKVCache(batch_size, config.num_heads, config.max_len, config.d_model // config.num_heads,
+                             device=weight.device, dtype=weight.dtype) for _ in self.blocks]
 
     def _check_idx(self, idx: torch.Tensor, past_len: int) -> None:
         if idx.dim() != 2 or idx.dtype != torch.long or idx.shape[1] == 0:
@@ -208,11 +230,12 @@ class GPT(nn.Module):
             for _ in range(max_new_tokens):
                 if not use_cache:
                     logits = self(idx[:, -max_len:])  # the whole window, every step: (B, T', V)
-                elif cache is None or cache[0][0].shape[2] == max_len:
+                elif cache is None or cache[0].length == max_len:
                     # first step, or the window slides: every position changes, so read it afresh
-                    logits, cache = self.forward_with_cache(idx[:, -max_len:])  # (B, T', V)
+                    cache = self.new_cache(idx.shape[0])
+                    logits = self(idx[:, -max_len:], cache)  # (B, T', V)
                 else:
-                    logits, cache = self.forward_with_cache(idx[:, -1:], cache)  # (B, 1, V)
+                    logits = self(idx[:, -1:], cache)  # only the newest token: (B, 1, V)
                 next_token = sample_next_token(logits[:, -1], temperature, top_k, generator)  # (B,)
                 idx = torch.cat([idx, next_token[:, None]], dim=1)  # (B, T) -> (B, T + 1)
         return idx

@@ -104,7 +104,7 @@ def _hidden_states(model, idx):
     positions = torch.arange(idx.shape[1])
     x = model.token_embedding(idx) + model.position_embedding(positions)
     for block in model.blocks:
-        x, _ = block(x)
+        x = block(x)
     return x
 
 
@@ -142,14 +142,21 @@ def test_the_kv_cache_in_pieces_gives_the_logits_of_one_pass():
     torch.manual_seed(0)
     model = GPT(GPTConfig.tiny(vocab_size=30)).eval()
     idx = _ids((2, 20), 30)
+    cache = model.new_cache(batch_size=2)
+    assert len(cache) == 2 and cache[0].keys.shape == (2, 2, 32, 16) and cache[0].length == 0  # (B, H, max_len, D)
     with torch.no_grad():
         full = model(idx)
-        first, cache = model.forward_with_cache(idx[:, :7])
-        assert [k.shape for k, _ in cache] == [(2, 2, 7, 16)] * 2  # (B, H, P, D) per layer
-        middle, cache = model.forward_with_cache(idx[:, 7:8], cache)  # one new token
-        last, cache = model.forward_with_cache(idx[:, 8:], cache)  # several new tokens
-    assert cache[0][0].shape[2] == 20
+        first = model(idx[:, :7], cache)
+        stored_keys = cache[1].keys[:, :, :7].clone()
+        middle = model(idx[:, 7:8], cache)  # one new token
+        last = model(idx[:, 8:], cache)  # several new tokens
+    assert [layer.length for layer in cache] == [20, 20]
+    assert torch.equal(cache[1].keys[:, :, :7], stored_keys), "what is stored is never rewritten"
     torch.testing.assert_close(torch.cat([first, middle, last], dim=1), full, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="8 cached \\+ 25 new tokens exceed the context length"):
+        small = model.new_cache(batch_size=2)
+        model(idx[:, :8], small)
+        model(torch.zeros(2, 25, dtype=torch.long), small)
 
 
 def test_cached_and_uncached_generation_agree_past_the_context_length():
