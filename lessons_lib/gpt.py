@@ -37,6 +37,7 @@ from lessons_lib.norm import LayerNorm
 from lessons_lib.runtime import check_positive_int, model_mode
 from lessons_lib.transformer import FeedForward
 
+
 class LayerKVCache:
     """One layer's keys and values of the tokens read so far: everything its attention needs of the past.
 
