@@ -8,7 +8,8 @@ import os
 import pytest
 import torch
 
-from lessons_lib.gpt import GPT, GPTConfig, GPTTrainConfig, evaluate_gpt, next_token_loss, train_gpt
+from lessons_lib.gpt import GPT, GPTConfig
+from lessons_lib.gpt_train import GPTTrainConfig, evaluate_gpt, next_token_loss, train_gpt
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
