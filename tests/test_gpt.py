@@ -190,8 +190,10 @@ def test_generate_gives_the_mode_back_and_refuses_bad_arguments():
     torch.manual_seed(0)
     model = GPT(GPTConfig.tiny(vocab_size=30)).train()
     prompt = _ids((1, 4), 30)
-    model.generate(prompt, 3)
-    assert model.training
+    out = model.generate(prompt, 3)
+    assert model.training and torch.is_grad_enabled()
+    assert not out.is_inference(), "the result can be trained on, like any tensor"
+    next_token_loss(model, out[:, :-1], out[:, 1:]).backward()
     for kwargs, message in [({"max_new_tokens": 0}, "max_new_tokens must be a positive int"),
                             ({"temperature": -1.0}, "temperature must be a number >= 0"),
                             ({"top_k": 0}, "top_k must be a positive int")]:
