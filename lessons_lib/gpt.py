@@ -195,7 +195,11 @@ class GPT(nn.Module):
         return F.linear(self.final_norm(x), self.token_embedding.weight)  # (B, T, C) -> (B, T, V)
 
     def new_cache(self, batch_size: int) -> KVCache:
-        """An empty KV cache for `batch_size` sequences: one LayerKVCache per block."""
+        """An empty KV cache for `batch_size` sequences: one LayerKVCache per block.
+
+        It is for generation, under torch.no_grad: its buffers are written in place, which autograd
+        could not differentiate through.
+        """
         config, weight = self.config, self.token_embedding.weight
         return [LayerKVCache(batch_size, config.num_heads, config.max_len, config.d_model // config.num_heads,
                              device=weight.device, dtype=weight.dtype) for _ in self.blocks]
