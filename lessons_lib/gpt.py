@@ -255,7 +255,7 @@ class GPT(nn.Module):
                            d_model=d_model, num_heads=hf_config.n_head, num_layers=hf_config.n_layer,
                            d_ff=hf_config.n_inner or 4 * d_model, dropout=0.0,
                            eps=hf_config.layer_norm_epsilon, attention_impl=attention_impl)
-        model = cls(config)
+        model = cls(config).to(reference.transformer.wte.weight.device)  # on the reference's device
         source = reference.transformer
         with torch.no_grad():
             model.token_embedding.weight.copy_(source.wte.weight)
