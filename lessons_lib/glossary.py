@@ -80,12 +80,16 @@ TERMS: dict[str, Term] = {
         Term("segment embedding", "세그먼트 임베딩", "a vector telling BERT which sentence a token belongs to"),
         Term("bidirectional", "양방향", "reading the context on both sides of a token at once, as BERT's encoder does; why it cannot be trained to predict the next word"),
         Term("WordPiece", "워드피스", "BERT's subword tokenizer: frequent words stay whole, rare ones split into pieces marked ## (\"token\", \"##izer\")"),
-        Term("weight tying", "가중치 공유 (웨이트 타잉)", "the MLM head scores each position against the token embedding table itself, so input and output share one matrix"),
-        Term("GELU", "GELU (가우시안 오차 선형 유닛)", "x times the standard normal CDF of x: BERT's smooth ReLU in the feed-forward network"),
+        Term("weight tying", "가중치 공유 (웨이트 타잉)", "the output layer reuses the token embedding matrix (BERT's MLM head, GPT's last layer): a token's score is the dot product of the last hidden state with its embedding"),
+        Term("GELU", "GELU (가우시안 오차 선형 유닛)", "x times the standard normal CDF of x: the smooth ReLU in BERT's and GPT's feed-forward networks (GPT-2 uses its tanh approximation)"),
         Term("next-token prediction", "다음 토큰 예측", "GPT's training task: predict each token from the ones before"),
         Term("temperature", "온도", "divides the logits before sampling: low is sharp, high is random"),
         Term("top-k sampling", "탑-k 샘플링", "sampling only among the k most likely tokens"),
         Term("KV cache", "KV 캐시", "keeping past keys and values so each new token costs one step"),
+        Term("decoder-only Transformer", "디코더 전용 트랜스포머", "a stack of masked self-attention and feed-forward layers with no encoder and no cross-attention: GPT"),
+        Term("greedy decoding", "그리디 디코딩 (탐욕적 디코딩)", "always taking the most likely next token: temperature 0"),
+        Term("context length", "컨텍스트 길이", "the most tokens a model reads at once (max_len); learned positions stop there"),
+        Term("cross-entropy", "교차 엔트로피", "minus the log of the probability the model gave the true next token, in nats; ln V for a uniform guess over V tokens"),
     ]
 }
 
@@ -106,7 +110,9 @@ LESSON_TERMS: dict[str, list[str]] = {
                              "feature extraction", "linear probe", "downstream task"],
     "08_bert": ["encoder", "bidirectional", "masked language modelling", "next-sentence prediction", "segment embedding",
                 "WordPiece", "weight tying", "GELU", "pre-training"],
-    "09_gpt": ["next-token prediction", "masked self-attention", "temperature", "top-k sampling", "KV cache"],
+    "09_gpt": ["decoder-only Transformer", "next-token prediction", "masked self-attention", "causal mask", "Pre-LN",
+               "learned position embedding", "weight tying", "GELU", "cross-entropy", "context length", "greedy decoding",
+               "temperature", "top-k sampling", "KV cache", "bidirectional", "masked language modelling"],
 }
 
 

@@ -42,11 +42,14 @@ class LayerNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(..., C) -> (..., C), each token normalized on its own."""
         _check_channels(x, self.d_model)
-        # 1. statistics of each token over its channels (biased variance, as nn.LayerNorm)
+        # 1. statistics of each token over its channels: the mean, then the variance as the mean
+        #    squared deviation from it (divided by C, as nn.LayerNorm)
         mean = x.mean(dim=-1, keepdim=True)  # (..., C) -> (..., 1)
-        var = x.var(dim=-1, unbiased=False, keepdim=True)  # (..., C) -> (..., 1)
-        # 2. every token now has mean 0 and variance 1
-        x_hat = (x - mean) / torch.sqrt(var + self.eps)  # (..., C)
+        centered = x - mean  # (..., C)
+        var = (centered * centered).mean(dim=-1, keepdim=True)  # (..., C) -> (..., 1)
+        # 2. every token now has mean 0 and variance 1 (a product with rsqrt = 1 / sqrt: its backward
+        #    pass is about 3x faster on a CPU than that of x.var and a division, measured in lesson 09)
+        x_hat = centered * torch.rsqrt(var + self.eps)  # (..., C)
         # 3. let the model rescale and shift each channel back if that helps
         return self.weight * x_hat + self.bias
 

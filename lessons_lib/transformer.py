@@ -75,20 +75,34 @@ class TransformerConfig:
                    num_decoder_layers=1, d_ff=64, max_len=32, dropout=0.0, pad_id=pad_id)
 
 
-class FeedForward(nn.Module):
-    """Position-wise feed-forward network: W_2 ReLU(W_1 x + b_1) + b_2, each token on its own."""
+ACTIVATIONS = {
+    "relu": torch.relu,  # the 2017 paper (lesson 05)
+    # GPT-2's GELU, x * Phi(x) with the normal CDF Phi approximated through tanh (Hendrycks & Gimpel)
+    "gelu-tanh": lambda x: F.gelu(x, approximate="tanh"),
+}
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True):
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward network: W_2 act(W_1 x + b_1) + b_2, each token on its own.
+
+    `activation` is "relu" (the 2017 paper, lesson 05) or "gelu-tanh" (GPT-2, lesson 09).
+    """
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True,
+                 activation: str = "relu"):
         super().__init__()
         check_positive_int("d_model", d_model)
         check_positive_int("d_ff", d_ff)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
+        self.activation = activation
         self.W_1 = nn.Linear(d_model, d_ff, bias=bias)
         self.W_2 = nn.Linear(d_ff, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, C) -> (B, T, C)."""
-        hidden = torch.relu(self.W_1(x))  # (B, T, C) -> (B, T, d_ff)
+        hidden = ACTIVATIONS[self.activation](self.W_1(x))  # (B, T, C) -> (B, T, d_ff)
         return self.W_2(self.dropout(hidden))  # (B, T, d_ff) -> (B, T, C)
 
 

@@ -15,6 +15,7 @@ named after the package module that lesson builds:
 | 05 | `viz.translation` (the translator's cross-attention) |
 | 06 | `viz.ssl` (a digit with a hidden square, filled in) |
 | 07 | `viz.transfer` (a linear probe on every layer) |
+| 09 | `viz.gpt` (temperature and top-k on the next-token distribution, and samples) |
 
 Notebooks import from the module itself: `from lessons_lib.viz.attention import query_explorer`.
 Korean labels and the Korean font are in `lessons_lib.hangul`.

@@ -18,7 +18,7 @@ def test_solutions_define_questions_with_points():
     points = {name: load_assignment(find_assignment(ROOT, name)).max_total for name in ASSIGNMENTS}
     assert points == {"01_self_attention": 6, "02_multi_head_attention": 7, "03_add_and_norm": 8,
                       "04_positional_encoding": 8, "05_masked_decoder": 13, "06_self_supervised_learning": 7,
-                      "07_transfer_learning": 7, "08_bert": 9}
+                      "07_transfer_learning": 7, "08_bert": 9, "09_gpt": 11}
     for name in ASSIGNMENTS:
         assert 3 <= len(load_assignment(find_assignment(ROOT, name)).questions) <= 6
 

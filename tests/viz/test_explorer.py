@@ -23,6 +23,7 @@ from lessons_lib.transformer import Transformer, TransformerConfig
 from lessons_lib.viz.attention import query_explorer, softmax_saturation_explorer
 from lessons_lib.viz.bert import SentenceAttention, attention_map_explorer
 from lessons_lib.viz.explorer import FigureExplorer
+from lessons_lib.viz.gpt import sampling_explorer
 from lessons_lib.viz.multihead import head_explorer
 from lessons_lib.viz.norm import add_norm_explorer
 from lessons_lib.viz.positional import positional_encoding_explorer
@@ -136,6 +137,15 @@ def _layer_probe():
     return layer_probe_explorer({"encoder": (layers, layers)}, labels, labels, per_class=3, max_per_class=20)
 
 
+def _sampling():
+    from lessons_lib.data.characters import CharVocab
+    from lessons_lib.gpt import GPT, GPTConfig
+
+    vocab = CharVocab.from_text("the cat sat on a mat")
+    torch.manual_seed(0)
+    return sampling_explorer(GPT(GPTConfig.tiny(vocab.size)).eval(), vocab, prompt="the ", length=20)
+
+
 def _attention():
     generator = torch.Generator().manual_seed(0)
     weights = torch.softmax(torch.randn(3, 3, generator=generator), dim=-1)
@@ -157,6 +167,7 @@ EXPLORERS = {
     "inpainting_explorer": (lambda corpus, model: _inpainting(), {}),
     "layer_probe_explorer": (lambda corpus, model: _layer_probe(), {}),
     "attention_map_explorer": (lambda corpus, model: _attention_maps(), {}),
+    "sampling_explorer": (lambda corpus, model: _sampling(), {"prompt": "a cat"}),
     "translation_explorer": (
         lambda corpus, model: translation_explorer(model, corpus.src_vocab, corpus.tgt_vocab),
         {"sentence": "the teacher reads a book at school"},
