@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import torch
 import transformers
-from lessons_lib.bert import BertForPreTraining
 
 from benchmarks.timing import Comparison, bench_device, compare
+from lessons_lib.bert import BertForPreTraining
 
 MINILM_SIZE = {"vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12,
                "intermediate_size": 1536, "max_position_embeddings": 512}

@@ -33,7 +33,7 @@ from lessons_lib.multihead import check_head_sizes
 from lessons_lib.norm import LayerNorm
 from lessons_lib.positional import LearnedPositionalEmbedding
 from lessons_lib.runtime import check_positive_int
-from lessons_lib.transformer import EncoderLayer, FeedForward
+from lessons_lib.transformer import EncoderLayer
 
 
 @dataclass(frozen=True)
@@ -69,28 +69,6 @@ class BertConfig:
                    pad_id=pad_id)
 
 
-class GeluFeedForward(FeedForward):
-    """Lesson 05's feed-forward network with BERT's activation: W_2 GELU(W_1 x + b_1) + b_2.
-
-    GELU(x) = x * Phi(x) (Phi: the standard normal CDF) is a smooth ReLU: it lets a little of a
-    negative input through instead of cutting it to 0.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, C) -> (B, T, C)."""
-        hidden = F.gelu(self.W_1(x))  # (B, T, C) -> (B, T, d_ff)
-        return self.W_2(self.dropout(hidden))  # (B, T, d_ff) -> (B, T, C)
-
-
-class BertLayer(EncoderLayer):
-    """Lesson 05's post-norm encoder layer, its feed-forward network using GELU."""
-
-    def __init__(self, config: BertConfig):
-        super().__init__(config.d_model, config.num_heads, config.d_ff, dropout=config.dropout,
-                         eps=config.eps, arrangement="post-norm", attention_impl=config.attention_impl)
-        self.feed_forward = GeluFeedForward(config.d_model, config.d_ff, dropout=config.dropout)
-
-
 def attention_mask_to_mask(attention_mask: torch.Tensor | None, input_ids: torch.Tensor) -> torch.Tensor | None:
     """Hugging Face's (B, T) attention_mask (1 = real token, 0 = padding) -> the course's (B, 1, 1, T)
     boolean mask (True = may attend): no query reads a padding key."""
@@ -117,8 +95,12 @@ class Bert(nn.Module):
         self.positions = LearnedPositionalEmbedding(c.d_model, c.max_len)
         self.embedding_norm = LayerNorm(c.d_model, eps=c.eps)
         self.embedding_dropout = nn.Dropout(c.dropout)
-        # 2. the encoder of lesson 05: every token attends to every token, both directions
-        self.layers = nn.ModuleList(BertLayer(c) for _ in range(c.num_layers))
+        # 2. the encoder of lesson 05 (post-norm, GELU in the feed-forward network): every token
+        #    attends to every token, both directions
+        self.layers = nn.ModuleList(
+            EncoderLayer(c.d_model, c.num_heads, c.d_ff, dropout=c.dropout, eps=c.eps,
+                         arrangement="post-norm", attention_impl=c.attention_impl, activation="gelu")
+            for _ in range(c.num_layers))
         # the pooler: one vector for the whole input, read from [CLS] (the NSP head uses it)
         self.pooler = nn.Linear(c.d_model, c.d_model)
         self.apply(_init_weights)

@@ -77,6 +77,9 @@ class TransformerConfig:
 
 ACTIVATIONS = {
     "relu": torch.relu,  # the 2017 paper (lesson 05)
+    # BERT's GELU, x * Phi(x) with Phi the standard normal CDF: a smooth ReLU that lets a little
+    # of a negative input through (Hendrycks & Gimpel, 2016)
+    "gelu": F.gelu,
     # GPT-2's GELU, x * Phi(x) with the normal CDF Phi approximated through tanh (Hendrycks & Gimpel)
     "gelu-tanh": lambda x: F.gelu(x, approximate="tanh"),
 }
@@ -85,7 +88,8 @@ ACTIVATIONS = {
 class FeedForward(nn.Module):
     """Position-wise feed-forward network: W_2 act(W_1 x + b_1) + b_2, each token on its own.
 
-    `activation` is "relu" (the 2017 paper, lesson 05) or "gelu-tanh" (GPT-2, lesson 09).
+    `activation` is "relu" (the 2017 paper, lesson 05), "gelu" (BERT, lesson 08) or "gelu-tanh"
+    (GPT-2, lesson 09).
     """
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, bias: bool = True,
@@ -141,14 +145,14 @@ class EncoderLayer(nn.Module):
 
     def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0,
                  eps: float = 1e-5, bias: bool = True, arrangement: str = "post-norm",
-                 attention_impl: str = "hand-written"):
+                 attention_impl: str = "hand-written", activation: str = "relu"):
         super().__init__()
         if arrangement not in ("post-norm", "pre-norm"):
             raise ValueError(f"arrangement must be 'post-norm' or 'pre-norm', got {arrangement!r}")
         self.self_attention = MultiHeadAttention(d_model, num_heads, dropout=dropout, bias=bias,
                                                  attention_impl=attention_impl)
         self.add_norm_1 = SublayerConnection(d_model, arrangement, dropout=dropout, eps=eps)
-        self.feed_forward = FeedForward(d_model, d_ff, dropout=dropout, bias=bias)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout=dropout, bias=bias, activation=activation)
         self.add_norm_2 = SublayerConnection(d_model, arrangement, dropout=dropout, eps=eps)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
