@@ -158,8 +158,9 @@ class BertForPreTraining(nn.Module):
     def mlm_logits(self, states: torch.Tensor) -> torch.Tensor:
         """(B, T, C) -> (B, T, V): every position's scores for every token of the vocabulary."""
         h = self.mlm_norm(F.gelu(self.mlm_transform(states)))  # (B, T, C)
-        # tied weights: the output matrix is the input embedding table, (V, C)
-        return h @ self.bert.token_embedding.weight.T + self.mlm_bias  # (B, T, C) @ (C, V) -> (B, T, V)
+        # tied weights: the output matrix is the input embedding table E, (V, C): h E^T + b, as one
+        # linear map (one fused multiply-add instead of a (B, T, V) product and then a (B, T, V) sum)
+        return F.linear(h, self.bert.token_embedding.weight, self.mlm_bias)  # (B, T, C) -> (B, T, V)
 
     @classmethod
     def from_hf(cls, reference) -> BertForPreTraining:
