@@ -84,12 +84,19 @@ TERMS: dict[str, Term] = {
         Term("GELU", "GELU (가우시안 오차 선형 유닛)", "x times the standard normal CDF of x: the smooth ReLU in BERT's and GPT's feed-forward networks (GPT-2 uses its tanh approximation)"),
         Term("next-token prediction", "다음 토큰 예측", "GPT's training task: predict each token from the ones before"),
         Term("temperature", "온도", "divides the logits before sampling: low is sharp, high is random"),
-        Term("top-k sampling", "탑-k 샘플링", "sampling only among the k most likely tokens"),
+        Term("top-k sampling", "Top-k 샘플링", "sampling only among the k most likely tokens"),
         Term("KV cache", "KV 캐시", "keeping past keys and values so each new token costs one step"),
         Term("decoder-only Transformer", "디코더 전용 트랜스포머", "a stack of masked self-attention and feed-forward layers with no encoder and no cross-attention: GPT"),
         Term("greedy decoding", "그리디 디코딩 (탐욕적 디코딩)", "always taking the most likely next token: temperature 0"),
         Term("context length", "컨텍스트 길이", "the most tokens a model reads at once (max_len); learned positions stop there"),
         Term("cross-entropy", "교차 엔트로피", "minus the log of the probability the model gave the true next token, in nats; ln V for a uniform guess over V tokens"),
+        Term("language model", "언어 모델", "a model that gives a probability to each possible next token of a text, given the tokens before it"),
+        Term("sampling", "샘플링", "drawing the next token at random from the model's predicted distribution instead of taking the most likely one"),
+        Term("generative pre-training", "생성적 사전 학습", "pre-training a decoder to predict the next token of unlabelled text (GPT-1, 2018), before any task"),
+        Term("prompt", "프롬프트", "the text given to a language model to continue; GPT-2 and GPT-3 write the task into it"),
+        Term("zero-shot learning", "제로샷 학습", "doing a task from its description in the prompt alone, with no example and no gradient update (GPT-2)"),
+        Term("few-shot learning", "퓨샷 학습", "doing a task from a few examples written in the prompt, with no gradient update (GPT-3; one example: one-shot, 원샷)"),
+        Term("in-context learning", "문맥 내 학습 (인컨텍스트 러닝)", "a model picking up a task from the examples in its prompt while its weights stay fixed"),
     ]
 }
 
@@ -112,7 +119,9 @@ LESSON_TERMS: dict[str, list[str]] = {
                 "WordPiece", "weight tying", "GELU", "pre-training"],
     "09_gpt": ["decoder-only Transformer", "next-token prediction", "masked self-attention", "causal mask", "Pre-LN",
                "learned position embedding", "weight tying", "GELU", "cross-entropy", "context length", "greedy decoding",
-               "temperature", "top-k sampling", "KV cache", "bidirectional", "masked language modelling"],
+               "temperature", "top-k sampling", "KV cache", "bidirectional", "masked language modelling",
+               "language model", "autoregressive decoding", "sampling", "generative pre-training", "pre-training",
+               "fine-tuning", "prompt", "zero-shot learning", "few-shot learning", "in-context learning"],
 }
 
 

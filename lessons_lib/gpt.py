@@ -223,7 +223,8 @@ class GPT(nn.Module):
         temperature 0 is greedy decoding; top_k keeps only the k most likely tokens (`decoding`).
         With use_cache, each step runs the new token alone against the cached keys and values.
         When the text outgrows the context (max_len), the model reads its last max_len tokens:
-        positions are absolute, so the cache is rebuilt from that window.
+        positions are absolute, so the cache is rebuilt from that window, and, full again, at every
+        later step: past the context the cache gives no speed-up.
         """
         check_positive_int("max_new_tokens", max_new_tokens)
         check_sampling(temperature, top_k)
@@ -237,6 +238,7 @@ class GPT(nn.Module):
                     logits = self(idx[:, -max_len:])  # the whole window, every step: (B, T', V)
                 elif cache is None or cache[0].length == max_len:
                     # first step, or the window slides: every position changes, so read it afresh
+                    # (once the text is past the context, this happens at every step)
                     cache = self.new_cache(idx.shape[0])
                     logits = self(idx[:, -max_len:], cache)  # (B, T', V)
                 else:
