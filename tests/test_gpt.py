@@ -175,6 +175,16 @@ def test_cached_and_uncached_generation_agree_past_the_context_length():
                        model.generate(long_prompt, 5, temperature=0.0, use_cache=False))
 
 
+def test_past_the_context_the_cache_is_rebuilt_at_every_step():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig.tiny(vocab_size=30))  # max_len 32
+    lengths = []  # the number of tokens each forward pass reads
+    model.register_forward_pre_hook(lambda module, args: lengths.append(args[0].shape[1]))
+    model.generate(_ids((1, 30), 30), 8, temperature=0.0)
+    # the prompt, two single tokens until the cache holds 32, then a whole window at every step
+    assert lengths == [30, 1, 1, 32, 32, 32, 32, 32]
+
+
 def test_seeded_sampling_is_the_same_with_and_without_the_cache():
     torch.manual_seed(0)
     model = GPT(GPTConfig.tiny(vocab_size=30))
