@@ -136,7 +136,8 @@ def pretraining_step(model: BertForPreTraining, batch: NspPairs, special: Specia
     chosen = labels != IGNORE_INDEX  # (B, T)
     mlm_logits = model.mlm_logits(states[chosen])  # (M, C) -> (M, V)
     nsp_logits = model.nsp_classifier(model.bert.pool(states))  # (B, C) -> (B, 2)
-    predictions = {"mlm": (mlm_logits.argmax(-1), labels[chosen]), "nsp": (nsp_logits.argmax(-1), batch.nsp_labels)}
+    predictions = {"mlm": (mlm_logits.argmax(-1), labels[chosen]), "nsp": (nsp_logits.argmax(-1), batch.nsp_labels),
+                   "replaced": inputs[chosen] == special.mask}  # (M,): True where the input showed [MASK]
     return mlm_loss(mlm_logits, labels[chosen]), F.cross_entropy(nsp_logits, batch.nsp_labels), predictions
 
 
@@ -183,28 +184,38 @@ def pretrain_bert(model: BertForPreTraining, pairs: NspPairs, config: TrainConfi
 @torch.no_grad()
 def evaluate_pretraining(model: BertForPreTraining, pairs: NspPairs, special: SpecialIds, guess_id: int,
                          seed: int = 0, batch_size: int = 256) -> dict[str, float]:
-    """MLM accuracy on the chosen tokens and NSP accuracy on `pairs`, under one seeded mask.
+    """MLM and NSP accuracy on `pairs`, under one seeded mask.
 
-    Also `mlm_baseline`: the accuracy, on the same chosen tokens, of always answering `guess_id` (the
-    most frequent token of the training text).
+    MLM is scored twice: `mlm_mask_accuracy` on the chosen positions whose input was [MASK] (about 80 %
+    of them: the answer is not in the input), and `mlm_accuracy` on every chosen position (the 10 %
+    left unchanged show their answer). `mlm_mask_baseline` and `mlm_baseline`: the accuracy, on the
+    same positions, of always answering `guess_id` (the most frequent token of the training text).
     """
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
-    correct = {"mlm": 0, "nsp": 0, "mlm_baseline": 0}
+    counts = dict.fromkeys(("mlm", "mlm_baseline", "mlm_mask", "mlm_mask_baseline", "masked_tokens",
+                            "mask_tokens", "nsp"), 0)
     with model_mode(model, training=False):
         for start in range(0, len(pairs.input_ids), batch_size):
             rows = torch.arange(start, min(start + batch_size, len(pairs.input_ids)))
             *_, predictions = pretraining_step(model, _rows(pairs, rows, device), special, generator=generator)
-            for task, (predicted, expected) in predictions.items():
-                correct[task] += (predicted == expected).sum().item()
-            correct["mlm_baseline"] += (predictions["mlm"][1] == guess_id).sum().item()
-            masked = correct.setdefault("masked_tokens", 0) + len(predictions["mlm"][1])
-            correct["masked_tokens"] = masked
-    pairs_count = len(pairs.input_ids)
-    return {"mlm_accuracy": correct["mlm"] / correct["masked_tokens"],
-            "mlm_baseline": correct["mlm_baseline"] / correct["masked_tokens"],
-            "nsp_accuracy": correct["nsp"] / pairs_count,
-            "masked_tokens": correct["masked_tokens"], "pairs": pairs_count}
+            predicted, expected = predictions["mlm"]  # (M,), (M,)
+            replaced = predictions["replaced"]  # (M,)
+            right, guessed = predicted == expected, expected == guess_id
+            counts["mlm"] += right.sum().item()
+            counts["mlm_baseline"] += guessed.sum().item()
+            counts["mlm_mask"] += right[replaced].sum().item()
+            counts["mlm_mask_baseline"] += guessed[replaced].sum().item()
+            counts["masked_tokens"] += len(expected)
+            counts["mask_tokens"] += replaced.sum().item()
+            counts["nsp"] += (predictions["nsp"][0] == predictions["nsp"][1]).sum().item()
+    return {"mlm_mask_accuracy": counts["mlm_mask"] / counts["mask_tokens"],
+            "mlm_mask_baseline": counts["mlm_mask_baseline"] / counts["mask_tokens"],
+            "mlm_accuracy": counts["mlm"] / counts["masked_tokens"],
+            "mlm_baseline": counts["mlm_baseline"] / counts["masked_tokens"],
+            "nsp_accuracy": counts["nsp"] / len(pairs.input_ids),
+            "mask_tokens": counts["mask_tokens"], "masked_tokens": counts["masked_tokens"],
+            "pairs": len(pairs.input_ids)}
 
 
 def most_frequent_token(pairs: NspPairs, special: SpecialIds) -> int:

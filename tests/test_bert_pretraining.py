@@ -82,5 +82,8 @@ def test_pretraining_learns_both_tasks_on_a_toy_corpus():
     after = evaluate_pretraining(model, held_out, SPECIAL, guess)
     assert len(result.losses) == len(nsp_losses) == STEPS
     assert after["pairs"] == 256 and after["masked_tokens"] > 200
+    assert 0.7 < after["mask_tokens"] / after["masked_tokens"] < 0.9, "about 80 % of the chosen become [MASK]"
     assert after["mlm_accuracy"] > 2 * after["mlm_baseline"] and after["mlm_accuracy"] > before["mlm_accuracy"] + 0.1
+    assert after["mlm_mask_accuracy"] > 2 * after["mlm_mask_baseline"], after
+    assert after["mlm_mask_accuracy"] < after["mlm_accuracy"], "unchanged tokens show their answer"
     assert after["nsp_accuracy"] > 0.8, after
