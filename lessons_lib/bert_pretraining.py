@@ -47,6 +47,23 @@ def nsp_pair(a: Sequence[int], b: Sequence[int], cls_id: int, sep_id: int) -> tu
     return input_ids, token_type_ids
 
 
+def padded_pair(a: Sequence[int], b: Sequence[int], max_len: int, cls_id: int, sep_id: int,
+                pad_id: int) -> tuple[list[int], list[int], list[int]]:
+    """One row of a BERT batch: -> (input_ids, token_type_ids, attention_mask), each max_len long.
+
+    The longer of a and b (b on a tie) loses its last token until [CLS] a [SEP] b [SEP] fits; then
+    [PAD] fills the row, with segment id 0 and attention_mask 0 (1 on the real tokens).
+    """
+    if max_len < 3:
+        raise ValueError(f"max_len must be at least 3 to hold [CLS] [SEP] [SEP], got {max_len}")
+    a, b = list(a), list(b)  # copies: the caller's lists stay whole
+    while len(a) + len(b) > max_len - 3:  # trim the longer side, from its end
+        (a if len(a) > len(b) else b).pop()
+    ids, token_types = nsp_pair(a, b, cls_id, sep_id)
+    padding = max_len - len(ids)
+    return ids + [pad_id] * padding, token_types + [0] * padding, [1] * len(ids) + [0] * padding
+
+
 class NspPairs(NamedTuple):
     """N sentence pairs ready for BERT: ids, segment ids and attention_mask (N, T), labels (N,)."""
 
@@ -72,7 +89,7 @@ def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], num_pairs: int,
 
     A is a run of whole sentences of at least `span_tokens` tokens (default (max_len - 3) // 2; 1
     gives single sentences) from a random place in a document; B is what follows it (IsNext) or a run of the same length from a random other
-    document (NotNext). The longer of A and B is cut until [CLS] A [SEP] B [SEP] fits max_len.
+    document (NotNext). `padded_pair` cuts the longer of A and B until [CLS] A [SEP] B [SEP] fits max_len.
     """
     check_positive_int("num_pairs", num_pairs)
     usable = [doc for doc in documents if len(doc) >= 2]
@@ -83,7 +100,7 @@ def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], num_pairs: int,
     rng = random.Random(seed)
     budget = (max_len - 3) // 2 if span_tokens is None else span_tokens
     check_positive_int("span_tokens", budget)
-    rows, segments, labels = [], [], []
+    rows, segments, masks, labels = [], [], [], []
     for index in range(num_pairs):
         doc = rng.randrange(len(usable))
         start = rng.randrange(len(usable[doc]) - 1)  # A needs a sentence after it
@@ -95,14 +112,12 @@ def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], num_pairs: int,
         else:
             other = rng.choice([i for i in range(len(usable)) if i != doc])
             b, label = _span(usable[other], rng.randrange(len(usable[other])), budget)[0], NOT_NEXT
-        while len(a) + len(b) > max_len - 3:  # trim the longer side, from its end
-            (a if len(a) > len(b) else b).pop()
-        ids, token_types = nsp_pair(a, b, special.cls, special.sep)
-        rows.append(ids + [special.pad] * (max_len - len(ids)))
-        segments.append(token_types + [0] * (max_len - len(ids)))
+        ids, token_types, attention_mask = padded_pair(a, b, max_len, special.cls, special.sep, special.pad)
+        rows.append(ids)
+        segments.append(token_types)
+        masks.append(attention_mask)
         labels.append(label)
-    input_ids = torch.tensor(rows)  # (N, T)
-    return NspPairs(input_ids, torch.tensor(segments), (input_ids != special.pad).long(), torch.tensor(labels))
+    return NspPairs(torch.tensor(rows), torch.tensor(segments), torch.tensor(masks), torch.tensor(labels))  # (N, T) x 3, (N,)
 
 
 def init_mlm_bias(model: BertForPreTraining, pairs: NspPairs) -> None:
