@@ -47,6 +47,23 @@ def nsp_pair(a: Sequence[int], b: Sequence[int], cls_id: int, sep_id: int) -> tu
     return input_ids, token_type_ids
 
 
+def padded_pair(a: Sequence[int], b: Sequence[int], max_len: int, cls_id: int, sep_id: int,
+                pad_id: int) -> tuple[list[int], list[int], list[int]]:
+    """One row of a BERT batch: -> (input_ids, token_type_ids, attention_mask), each max_len long.
+
+    The longer of a and b (b on a tie) loses its last token until [CLS] a [SEP] b [SEP] fits; then
+    [PAD] fills the row, with segment id 0 and attention_mask 0 (1 on the real tokens).
+    """
+    if max_len < 3:
+        raise ValueError(f"max_len must be at least 3 to hold [CLS] [SEP] [SEP], got {max_len}")
+    a, b = list(a), list(b)  # copies: the caller's lists stay whole
+    while len(a) + len(b) > max_len - 3:  # trim the longer side, from its end
+        (a if len(a) > len(b) else b).pop()
+    ids, token_types = nsp_pair(a, b, cls_id, sep_id)
+    padding = max_len - len(ids)
+    return ids + [pad_id] * padding, token_types + [0] * padding, [1] * len(ids) + [0] * padding
+
+
 class NspPairs(NamedTuple):
     """N sentence pairs ready for BERT: ids, segment ids and attention_mask (N, T), labels (N,)."""
 
@@ -72,7 +89,7 @@ def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], num_pairs: int,
 
     A is a run of whole sentences of at least `span_tokens` tokens (default (max_len - 3) // 2; 1
     gives single sentences) from a random place in a document; B is what follows it (IsNext) or a run of the same length from a random other
-    document (NotNext). The longer of A and B is cut until [CLS] A [SEP] B [SEP] fits max_len.
+    document (NotNext). `padded_pair` cuts the longer of A and B until [CLS] A [SEP] B [SEP] fits max_len.
     """
     check_positive_int("num_pairs", num_pairs)
     usable = [doc for doc in documents if len(doc) >= 2]
@@ -83,7 +100,7 @@ def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], num_pairs: int,
     rng = random.Random(seed)
     budget = (max_len - 3) // 2 if span_tokens is None else span_tokens
     check_positive_int("span_tokens", budget)
-    rows, segments, labels = [], [], []
+    rows, segments, masks, labels = [], [], [], []
     for index in range(num_pairs):
         doc = rng.randrange(len(usable))
         start = rng.randrange(len(usable[doc]) - 1)  # A needs a sentence after it
@@ -95,14 +112,12 @@ def make_nsp_pairs(documents: Sequence[Sequence[Sequence[int]]], num_pairs: int,
         else:
             other = rng.choice([i for i in range(len(usable)) if i != doc])
             b, label = _span(usable[other], rng.randrange(len(usable[other])), budget)[0], NOT_NEXT
-        while len(a) + len(b) > max_len - 3:  # trim the longer side, from its end
-            (a if len(a) > len(b) else b).pop()
-        ids, token_types = nsp_pair(a, b, special.cls, special.sep)
-        rows.append(ids + [special.pad] * (max_len - len(ids)))
-        segments.append(token_types + [0] * (max_len - len(ids)))
+        ids, token_types, attention_mask = padded_pair(a, b, max_len, special.cls, special.sep, special.pad)
+        rows.append(ids)
+        segments.append(token_types)
+        masks.append(attention_mask)
         labels.append(label)
-    input_ids = torch.tensor(rows)  # (N, T)
-    return NspPairs(input_ids, torch.tensor(segments), (input_ids != special.pad).long(), torch.tensor(labels))
+    return NspPairs(torch.tensor(rows), torch.tensor(segments), torch.tensor(masks), torch.tensor(labels))  # (N, T) x 3, (N,)
 
 
 def init_mlm_bias(model: BertForPreTraining, pairs: NspPairs) -> None:
@@ -136,7 +151,8 @@ def pretraining_step(model: BertForPreTraining, batch: NspPairs, special: Specia
     chosen = labels != IGNORE_INDEX  # (B, T)
     mlm_logits = model.mlm_logits(states[chosen])  # (M, C) -> (M, V)
     nsp_logits = model.nsp_classifier(model.bert.pool(states))  # (B, C) -> (B, 2)
-    predictions = {"mlm": (mlm_logits.argmax(-1), labels[chosen]), "nsp": (nsp_logits.argmax(-1), batch.nsp_labels)}
+    predictions = {"mlm": (mlm_logits.argmax(-1), labels[chosen]), "nsp": (nsp_logits.argmax(-1), batch.nsp_labels),
+                   "replaced": inputs[chosen] == special.mask}  # (M,): True where the input showed [MASK]
     return mlm_loss(mlm_logits, labels[chosen]), F.cross_entropy(nsp_logits, batch.nsp_labels), predictions
 
 
@@ -183,28 +199,38 @@ def pretrain_bert(model: BertForPreTraining, pairs: NspPairs, config: TrainConfi
 @torch.no_grad()
 def evaluate_pretraining(model: BertForPreTraining, pairs: NspPairs, special: SpecialIds, guess_id: int,
                          seed: int = 0, batch_size: int = 256) -> dict[str, float]:
-    """MLM accuracy on the chosen tokens and NSP accuracy on `pairs`, under one seeded mask.
+    """MLM and NSP accuracy on `pairs`, under one seeded mask.
 
-    Also `mlm_baseline`: the accuracy, on the same chosen tokens, of always answering `guess_id` (the
-    most frequent token of the training text).
+    MLM is scored twice: `mlm_mask_accuracy` on the chosen positions whose input was [MASK] (about 80 %
+    of them: the answer is not in the input), and `mlm_accuracy` on every chosen position (the 10 %
+    left unchanged show their answer). `mlm_mask_baseline` and `mlm_baseline`: the accuracy, on the
+    same positions, of always answering `guess_id` (the most frequent token of the training text).
     """
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
-    correct = {"mlm": 0, "nsp": 0, "mlm_baseline": 0}
+    counts = dict.fromkeys(("mlm", "mlm_baseline", "mlm_mask", "mlm_mask_baseline", "masked_tokens",
+                            "mask_tokens", "nsp"), 0)
     with model_mode(model, training=False):
         for start in range(0, len(pairs.input_ids), batch_size):
             rows = torch.arange(start, min(start + batch_size, len(pairs.input_ids)))
             *_, predictions = pretraining_step(model, _rows(pairs, rows, device), special, generator=generator)
-            for task, (predicted, expected) in predictions.items():
-                correct[task] += (predicted == expected).sum().item()
-            correct["mlm_baseline"] += (predictions["mlm"][1] == guess_id).sum().item()
-            masked = correct.setdefault("masked_tokens", 0) + len(predictions["mlm"][1])
-            correct["masked_tokens"] = masked
-    pairs_count = len(pairs.input_ids)
-    return {"mlm_accuracy": correct["mlm"] / correct["masked_tokens"],
-            "mlm_baseline": correct["mlm_baseline"] / correct["masked_tokens"],
-            "nsp_accuracy": correct["nsp"] / pairs_count,
-            "masked_tokens": correct["masked_tokens"], "pairs": pairs_count}
+            predicted, expected = predictions["mlm"]  # (M,), (M,)
+            replaced = predictions["replaced"]  # (M,)
+            right, guessed = predicted == expected, expected == guess_id
+            counts["mlm"] += right.sum().item()
+            counts["mlm_baseline"] += guessed.sum().item()
+            counts["mlm_mask"] += right[replaced].sum().item()
+            counts["mlm_mask_baseline"] += guessed[replaced].sum().item()
+            counts["masked_tokens"] += len(expected)
+            counts["mask_tokens"] += replaced.sum().item()
+            counts["nsp"] += (predictions["nsp"][0] == predictions["nsp"][1]).sum().item()
+    return {"mlm_mask_accuracy": counts["mlm_mask"] / counts["mask_tokens"],
+            "mlm_mask_baseline": counts["mlm_mask_baseline"] / counts["mask_tokens"],
+            "mlm_accuracy": counts["mlm"] / counts["masked_tokens"],
+            "mlm_baseline": counts["mlm_baseline"] / counts["masked_tokens"],
+            "nsp_accuracy": counts["nsp"] / len(pairs.input_ids),
+            "mask_tokens": counts["mask_tokens"], "masked_tokens": counts["masked_tokens"],
+            "pairs": len(pairs.input_ids)}
 
 
 def most_frequent_token(pairs: NspPairs, special: SpecialIds) -> int:

@@ -15,6 +15,7 @@ from lessons_lib.bert_pretraining import (
     mlm_loss,
     most_frequent_token,
     nsp_pair,
+    padded_pair,
     pretrain_bert,
 )
 from lessons_lib.ssl import IGNORE_INDEX
@@ -35,6 +36,18 @@ def _documents(num_documents=6, sentences=5, seed=0):
 
 def test_nsp_pair_puts_cls_and_seps_in_place_with_segment_ids():
     assert nsp_pair([7, 8], [9], cls_id=1, sep_id=2) == ([1, 7, 8, 2, 9, 2], [0, 0, 0, 0, 1, 1])
+
+
+def test_padded_pair_trims_the_longer_side_then_pads():
+    a, b = [7, 8, 9, 10], [11]
+    assert padded_pair(a, b, 8, cls_id=1, sep_id=2, pad_id=0) == (
+        [1, 7, 8, 9, 10, 2, 11, 2], [0, 0, 0, 0, 0, 0, 1, 1], [1] * 8)
+    assert padded_pair(a, b, 7, 1, 2, 0)[0] == [1, 7, 8, 9, 2, 11, 2] and a == [7, 8, 9, 10], "a copy is cut"
+    assert padded_pair([5, 6], [7, 8], 6, 1, 2, 0)[0] == [1, 5, 6, 2, 7, 2], "b loses on a tie"
+    assert padded_pair([5], [6], 8, 1, 2, 0) == ([1, 5, 2, 6, 2, 0, 0, 0], [0, 0, 0, 1, 1, 0, 0, 0],
+                                                 [1, 1, 1, 1, 1, 0, 0, 0])
+    with pytest.raises(ValueError, match="max_len"):
+        padded_pair([5], [6], 2, 1, 2, 0)
 
 
 def test_make_nsp_pairs_follows_the_document_for_is_next_and_leaves_it_for_not_next():
@@ -82,5 +95,8 @@ def test_pretraining_learns_both_tasks_on_a_toy_corpus():
     after = evaluate_pretraining(model, held_out, SPECIAL, guess)
     assert len(result.losses) == len(nsp_losses) == STEPS
     assert after["pairs"] == 256 and after["masked_tokens"] > 200
+    assert 0.7 < after["mask_tokens"] / after["masked_tokens"] < 0.9, "about 80 % of the chosen become [MASK]"
     assert after["mlm_accuracy"] > 2 * after["mlm_baseline"] and after["mlm_accuracy"] > before["mlm_accuracy"] + 0.1
+    assert after["mlm_mask_accuracy"] > 2 * after["mlm_mask_baseline"], after
+    assert after["mlm_mask_accuracy"] < after["mlm_accuracy"], "unchanged tokens show their answer"
     assert after["nsp_accuracy"] > 0.8, after
