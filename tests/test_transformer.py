@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lessons_lib.attention import causal_mask
@@ -270,3 +271,20 @@ class ScriptedTransformer(Transformer):
         for row, script in enumerate(self.scripts):
             logits[row, -1, script[min(step, len(script) - 1)]] = 1.0
         return logits
+
+
+@pytest.mark.parametrize("activation, expected", [
+    ("relu", torch.relu),
+    ("gelu", F.gelu),  # BERT
+    ("gelu-tanh", lambda h: F.gelu(h, approximate="tanh")),  # GPT-2
+])
+def test_feed_forward_applies_the_named_activation_between_its_two_linear_maps(activation, expected):
+    torch.manual_seed(0)
+    ff = FeedForward(8, 16, activation=activation)
+    x = torch.randn(2, 3, 8)
+    torch.testing.assert_close(ff(x), ff.W_2(expected(ff.W_1(x))))
+
+
+def test_feed_forward_refuses_an_unknown_activation():
+    with pytest.raises(ValueError, match="activation must be one of"):
+        FeedForward(8, 16, activation="swish")
