@@ -20,17 +20,11 @@ import os
 import torch
 import torch.nn.functional as F
 
-from benchmarks.timing import Comparison, compare
+from benchmarks.timing import Comparison, bench_device, compare
 from lessons_lib.gpt import GPT
-from lessons_lib.runtime import choose_device
 
 VOCAB, LAYERS, HEADS, D_MODEL, CONTEXT, BATCH = 96, 4, 4, 128, 128, 32
 PROMPT_LEN, NEW_TOKENS = 8, 120
-
-
-def device() -> torch.device:
-    """$BENCH_DEVICE (the suite runner's --device), else CUDA, then Apple MPS, then CPU."""
-    return choose_device(os.environ.get("BENCH_DEVICE", "auto"))
 
 
 def reference_model():
@@ -59,12 +53,12 @@ def training_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: t
 
 def train_step_comparison(quick: bool = False) -> Comparison:
     """The course's GPT against GPT2LMHeadModel: one training step each, same weights, same batch."""
-    reference = reference_model().to(device()).train()
+    reference = reference_model().to(bench_device()).train()
     ours = GPT.from_hf(reference).train()
     generator = torch.Generator().manual_seed(1)
     batch = 8 if quick else BATCH
-    x = torch.randint(VOCAB, (batch, CONTEXT), generator=generator).to(device())  # (B, T)
-    y = torch.randint(VOCAB, (batch, CONTEXT), generator=generator).to(device())  # (B, T)
+    x = torch.randint(VOCAB, (batch, CONTEXT), generator=generator).to(bench_device())  # (B, T)
+    y = torch.randint(VOCAB, (batch, CONTEXT), generator=generator).to(bench_device())  # (B, T)
     ours_optimizer = torch.optim.AdamW(ours.parameters(), lr=1e-4)
     reference_optimizer = torch.optim.AdamW(reference.parameters(), lr=1e-4)
     tokens = batch * CONTEXT
@@ -74,7 +68,7 @@ def train_step_comparison(quick: bool = False) -> Comparison:
         ("transformers GPT2LMHeadModel", lambda: training_step(reference, reference_optimizer, x, y, hf=True)),
         repeats=3 if quick else 15, warmup=1 if quick else 3,
     )
-    where = f"{torch.get_num_threads()} threads" if device().type == "cpu" else str(device())
+    where = f"{torch.get_num_threads()} threads" if bench_device().type == "cpu" else str(bench_device())
     note = (f"{tokens / comparison.ours_s:,.0f} against {tokens / comparison.reference_s:,.0f} tokens/s "
             f"on {where}; target ours / reference <= 1.0")
     return Comparison(comparison.name, comparison.ours, comparison.reference, comparison.ours_s,
@@ -83,8 +77,8 @@ def train_step_comparison(quick: bool = False) -> Comparison:
 
 def kv_cache_comparison(quick: bool = False) -> Comparison:
     """Greedy generation with the KV cache against without it: same model, same prompt, same tokens."""
-    model = GPT.from_hf(reference_model().to(device())).eval()
-    prompt = torch.randint(VOCAB, (1, PROMPT_LEN), generator=torch.Generator().manual_seed(2)).to(device())  # (1, 8)
+    model = GPT.from_hf(reference_model().to(bench_device())).eval()
+    prompt = torch.randint(VOCAB, (1, PROMPT_LEN), generator=torch.Generator().manual_seed(2)).to(bench_device())  # (1, 8)
     new_tokens = 30 if quick else NEW_TOKENS
     cached = model.generate(prompt, new_tokens, temperature=0.0, use_cache=True)
     uncached = model.generate(prompt, new_tokens, temperature=0.0, use_cache=False)
@@ -103,9 +97,9 @@ def kv_cache_comparison(quick: bool = False) -> Comparison:
 
 def hf_generation_comparison(quick: bool = False) -> Comparison:
     """Greedy generation with the KV cache: the course's GPT against GPT2LMHeadModel.generate, same tokens."""
-    reference = reference_model().to(device()).eval()
+    reference = reference_model().to(bench_device()).eval()
     model = GPT.from_hf(reference).eval()
-    prompt = torch.randint(VOCAB, (1, PROMPT_LEN), generator=torch.Generator().manual_seed(2)).to(device())  # (1, 8)
+    prompt = torch.randint(VOCAB, (1, PROMPT_LEN), generator=torch.Generator().manual_seed(2)).to(bench_device())  # (1, 8)
     new_tokens = 30 if quick else NEW_TOKENS
 
     def hf_generate() -> torch.Tensor:

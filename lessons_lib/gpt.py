@@ -34,7 +34,7 @@ from lessons_lib.decoding import check_sampling, sample_next_token
 from lessons_lib.multihead import MultiHeadAttention, check_head_sizes, merge_heads, split_heads
 from lessons_lib.norm import LayerNorm
 from lessons_lib.runtime import check_positive_int, model_mode
-from lessons_lib.transformer import FeedForward
+from lessons_lib.transformer import FeedForward, copy_norm
 
 
 class LayerKVCache:
@@ -263,8 +263,8 @@ class GPT(nn.Module):
             model.token_embedding.weight.copy_(source.wte.weight)
             model.position_embedding.weight.copy_(source.wpe.weight)
             for block, hf_block in zip(model.blocks, source.h, strict=True):
-                _copy_norm(block.norm_1, hf_block.ln_1)
-                _copy_norm(block.norm_2, hf_block.ln_2)
+                copy_norm(block.norm_1, hf_block.ln_1)
+                copy_norm(block.norm_2, hf_block.ln_2)
                 # GPT-2's Conv1D computes x @ W + b with W of shape (in, out): nn.Linear wants W^T.
                 # Its c_attn holds W_q, W_k, W_v side by side in one (C, 3C) matrix.
                 weights = hf_block.attn.c_attn.weight.split(d_model, dim=1)  # 3 x (C, C)
@@ -276,19 +276,13 @@ class GPT(nn.Module):
                 _copy_linear(attention.W_o, hf_block.attn.c_proj.weight, hf_block.attn.c_proj.bias)
                 _copy_linear(block.feed_forward.W_1, hf_block.mlp.c_fc.weight, hf_block.mlp.c_fc.bias)
                 _copy_linear(block.feed_forward.W_2, hf_block.mlp.c_proj.weight, hf_block.mlp.c_proj.bias)
-            _copy_norm(model.final_norm, source.ln_f)
+            copy_norm(model.final_norm, source.ln_f)
         return model
 
 
 def _copy_linear(linear: nn.Linear, conv1d_weight: torch.Tensor, bias: torch.Tensor) -> None:
     linear.weight.copy_(conv1d_weight.T)  # (in, out) -> (out, in)
     linear.bias.copy_(bias)
-
-
-def _copy_norm(norm: LayerNorm, reference: nn.LayerNorm) -> None:
-    norm.eps = reference.eps
-    norm.weight.copy_(reference.weight)
-    norm.bias.copy_(reference.bias)
 
 
 def _check_hf_gpt2(reference: nn.Module):

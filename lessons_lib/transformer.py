@@ -34,7 +34,7 @@ from torch import nn
 
 from lessons_lib.attention import causal_mask, check_attention_impl, padding_mask
 from lessons_lib.multihead import MultiHeadAttention, check_head_sizes
-from lessons_lib.norm import SublayerConnection
+from lessons_lib.norm import LayerNorm, SublayerConnection
 from lessons_lib.positional import PositionalEncoding
 from lessons_lib.runtime import check_positive_int
 
@@ -122,11 +122,12 @@ def _check_torch_layer(reference: nn.Module, expected: type) -> None:
         raise ValueError(f"reference must use the ReLU activation, got {reference.activation}")
 
 
-def _copy_norm(add_norm: SublayerConnection, reference: nn.LayerNorm) -> None:
-    add_norm.norm.eps = reference.eps
-    add_norm.norm.weight.copy_(reference.weight)
+def copy_norm(norm: LayerNorm, reference: nn.LayerNorm) -> None:
+    """Copy a torch (or Hugging Face) LayerNorm's eps, weight and bias into the course's LayerNorm."""
+    norm.eps = reference.eps
+    norm.weight.copy_(reference.weight)
     if reference.bias is not None:
-        add_norm.norm.bias.copy_(reference.bias)
+        norm.bias.copy_(reference.bias)
 
 
 def _copy_feed_forward(feed_forward: FeedForward, reference: nn.Module) -> None:
@@ -176,8 +177,8 @@ class EncoderLayer(nn.Module):
                     bias=reference.linear1.bias is not None)
         layer.self_attention = attention
         with torch.no_grad():
-            _copy_norm(layer.add_norm_1, reference.norm1)
-            _copy_norm(layer.add_norm_2, reference.norm2)
+            copy_norm(layer.add_norm_1.norm, reference.norm1)
+            copy_norm(layer.add_norm_2.norm, reference.norm2)
             _copy_feed_forward(layer.feed_forward, reference)
         return layer
 
@@ -236,9 +237,9 @@ class DecoderLayer(nn.Module):
         layer.self_attention = self_attention
         layer.cross_attention = MultiHeadAttention.from_torch(reference.multihead_attn)
         with torch.no_grad():
-            _copy_norm(layer.add_norm_1, reference.norm1)
-            _copy_norm(layer.add_norm_2, reference.norm2)
-            _copy_norm(layer.add_norm_3, reference.norm3)
+            copy_norm(layer.add_norm_1.norm, reference.norm1)
+            copy_norm(layer.add_norm_2.norm, reference.norm2)
+            copy_norm(layer.add_norm_3.norm, reference.norm3)
             _copy_feed_forward(layer.feed_forward, reference)
         return layer
 
