@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from lessons_lib.data.characters import evaluation_windows, random_windows
 from lessons_lib.gpt import GPT
 from lessons_lib.runtime import check_positive_int, model_mode
+from lessons_lib.train import TrainResult
 
 
 def next_token_loss(model: GPT, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -63,16 +64,8 @@ class GPTTrainConfig:
         return self.lr * (self.final_lr_fraction + (1 - self.final_lr_fraction) * cosine)
 
 
-@dataclass(frozen=True)
-class GPTTrainResult:
-    """What `train_gpt` measured: the training loss of every step and the seconds spent training."""
-
-    losses: list[float]
-    seconds: float
-
-
 def train_gpt(model: GPT, train_ids: torch.Tensor, config: GPTTrainConfig, desc: str = "training GPT"
-              ) -> GPTTrainResult:
+              ) -> TrainResult:
     """Train on random windows of `train_ids` (1-D) for config.steps steps, with a progress bar.
 
     AdamW decays the weight matrices and embeddings only (not biases nor LayerNorms, as GPT-2).
@@ -98,7 +91,7 @@ def train_gpt(model: GPT, train_ids: torch.Tensor, config: GPTTrainConfig, desc:
             losses.append(loss.item())
             if step % 25 == 0:
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    return GPTTrainResult(losses, time.perf_counter() - started)
+    return TrainResult(losses, time.perf_counter() - started)
 
 
 @torch.no_grad()
