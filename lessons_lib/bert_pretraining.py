@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from lessons_lib.bert import BertForPreTraining
 from lessons_lib.runtime import check_positive_int, model_mode
 from lessons_lib.ssl import IGNORE_INDEX, mask_tokens
-from lessons_lib.train import TrainConfig, TrainResult
+from lessons_lib.train import TrainConfig, TrainResult, warmup_then_linear_decay
 
 IS_NEXT, NOT_NEXT = 0, 1  # NSP labels, in Hugging Face's order
 
@@ -171,12 +171,8 @@ def pretrain_bert(model: BertForPreTraining, pairs: NspPairs, config: TrainConfi
     order = torch.Generator().manual_seed(config.seed)  # batches and masks
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
-    def lr_factor(step: int) -> float:
-        if step < config.warmup_steps:
-            return (step + 1) / config.warmup_steps
-        return max(0.0, 1.0 - (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_then_linear_decay(step, config.warmup_steps, config.steps))
     mlm_losses, nsp_losses = [], []
     started = time.perf_counter()
     bar = tqdm(range(config.steps), desc=desc, disable=not progress)

@@ -65,6 +65,13 @@ class TrainResult:
         return len(self.losses) / self.seconds
 
 
+def warmup_then_linear_decay(step: int, warmup_steps: int, steps: int, floor: float = 0.0) -> float:
+    """The learning-rate factor of step `step` (0-based): a linear warm-up to 1, then a linear decay to `floor`."""
+    if step < warmup_steps:  # warm-up: Adam's early steps are noisy
+        return (step + 1) / warmup_steps
+    return max(floor, 1.0 - (step - warmup_steps) / max(1, steps - warmup_steps))
+
+
 def seq2seq_loss(model: Transformer, src: torch.Tensor, tgt: torch.Tensor,
                  label_smoothing: float = 0.0) -> torch.Tensor:
     """Teacher-forced cross-entropy of (B, S) sources and (B, T) SOS ... EOS targets."""
@@ -105,13 +112,8 @@ def train_seq2seq(model: Transformer, src: torch.Tensor, tgt: torch.Tensor, conf
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.98),
                                   weight_decay=config.weight_decay)
 
-    def lr_factor(step: int) -> float:
-        if step < config.warmup_steps:  # warm-up: Adam's early steps are noisy
-            return (step + 1) / config.warmup_steps
-        remaining = config.steps - config.warmup_steps
-        return max(0.05, 1.0 - (step - config.warmup_steps) / max(1, remaining))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_then_linear_decay(step, config.warmup_steps, config.steps, floor=0.05))
     losses: list[float] = []
     permutation = torch.randperm(src.shape[0], generator=order)
     position = 0

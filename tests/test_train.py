@@ -11,6 +11,7 @@ from lessons_lib.train import (
     seq2seq_loss,
     train_seq2seq,
     translate,
+    warmup_then_linear_decay,
 )
 from lessons_lib.transformer import Transformer, TransformerConfig
 from tests.test_transformer import EOS, PAD, SOS, ScriptedTransformer
@@ -95,3 +96,10 @@ def test_translate_returns_words_and_cross_attention_of_matching_shape(corpus):
     assert result.text == " ".join(t for t in result.target_tokens if t != "<eos>")
     with pytest.raises(ValueError, match="did you mean home"):
         translate(model, "I go hom", corpus.src_vocab, corpus.tgt_vocab)
+
+
+def test_the_schedule_warms_up_linearly_then_decays_linearly_to_its_floor():
+    factors = [warmup_then_linear_decay(step, warmup_steps=4, steps=12) for step in range(14)]
+    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert factors[4] == 1.0 and factors[8] == 0.5 and factors[12] == 0.0 and factors[13] == 0.0
+    assert warmup_then_linear_decay(11, warmup_steps=4, steps=12, floor=0.2) == 0.2
